@@ -1,0 +1,412 @@
+"""The attention family the book builds on: softmax, linear (elu + 1) and Hydra.
+
+Every function takes ``(batch, time, dim)`` tensors ``q, k, v`` and returns a tensor of the
+same shape as ``v``. Every function takes ``causal`` (position i sees positions <= i) and
+``key_padding_mask`` (bool ``(batch, time)``, True where the position is padding, PyTorch's
+convention; padded keys contribute nothing). A query that sees no key at all (a padded
+position before the first real token under a causal mask) gets a zero output.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+FeatureMap = Callable[[Tensor], Tensor]
+
+# Tile size of the cache-tiled Hydra kernels, in tokens at D = 32 (scaled by 32 / D).
+TILE_TOKENS = 8192
+# Time-block size of the blocked prefix sum (the triangular matmul is CHUNK x CHUNK).
+PREFIX_CHUNK = 32
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def check_qkv(q: Tensor, k: Tensor, v: Tensor, key_padding_mask: Tensor | None = None) -> None:
+    """Raise a ValueError naming the shapes when q, k, v or the mask do not fit together."""
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(x, Tensor):
+            raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+        if x.dim() != 3:
+            raise ValueError(f"{name} must be (batch, time, dim), got shape {tuple(x.shape)}")
+    shapes = f"q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
+    if q.shape != k.shape or k.shape != v.shape:
+        raise ValueError(f"q, k and v must have the same shape (no broadcasting), got {shapes}")
+    if q.shape[0] == 0 or q.shape[1] == 0 or q.shape[2] == 0:
+        raise ValueError(f"empty input: batch, time and dim must all be >= 1, got {shapes}")
+    if not (q.dtype == k.dtype == v.dtype):
+        raise ValueError(f"q, k, v dtypes differ: {q.dtype}, {k.dtype}, {v.dtype} ({shapes})")
+    if not q.is_floating_point():
+        raise ValueError(f"q, k, v must be floating point, got {q.dtype}")
+    if not (q.device == k.device == v.device):
+        raise ValueError(f"q, k, v devices differ: {q.device}, {k.device}, {v.device}")
+    if key_padding_mask is not None:
+        m = key_padding_mask
+        if not isinstance(m, Tensor) or m.dtype != torch.bool:
+            got = m.dtype if isinstance(m, Tensor) else type(m).__name__
+            raise ValueError(f"key_padding_mask must be a bool tensor, got {got}")
+        if tuple(m.shape) != tuple(q.shape[:2]):
+            raise ValueError(
+                f"key_padding_mask must be (batch, time) = {tuple(q.shape[:2])}, "
+                f"got {tuple(m.shape)} ({shapes})"
+            )
+        if m.device != q.device:
+            raise ValueError(f"key_padding_mask is on {m.device}, q is on {q.device}")
+
+
+def _check_heads(dim: int, heads: int) -> None:
+    """Raise a ValueError unless ``heads`` divides the feature dimension."""
+    if heads < 1 or dim % heads != 0:
+        raise ValueError(f"heads must be a positive divisor of dim={dim}, got heads={heads}")
+
+
+def split_heads(x: Tensor, heads: int) -> Tensor:
+    """(B, T, D) -> (B, H, T, D/H): each head sees a contiguous slice of the features."""
+    b, t, d = x.shape
+    return x.view(b, t, heads, d // heads).transpose(1, 2)
+
+
+def merge_heads(x: Tensor) -> Tensor:
+    """(B, H, T, D/H) -> (B, T, D), the inverse of ``split_heads``."""
+    b, h, t, dh = x.shape
+    return x.transpose(1, 2).reshape(b, t, h * dh)
+
+
+def allowed_keys(
+    batch: int, time: int, causal: bool, key_padding_mask: Tensor | None, device: torch.device
+) -> Tensor | None:
+    """Bool (B, 1, T, T) or (1, 1, T, T): True where query i may look at key j; None = all."""
+    allowed = None
+    if causal:
+        allowed = torch.ones(time, time, dtype=torch.bool, device=device).tril()[None, None]
+    if key_padding_mask is not None:
+        keys = ~key_padding_mask[:, None, None, :]
+        allowed = keys if allowed is None else allowed & keys
+    return allowed
+
+
+# ----------------------------------------------------------------------------- softmax
+
+
+def softmax_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    causal: bool = False,
+    key_padding_mask: Tensor | None = None,
+    heads: int = 1,
+) -> Tensor:
+    """Scaled dot-product softmax attention from scratch: the O(T^2 D) reference."""
+    check_qkv(q, k, v, key_padding_mask)
+    b, t, d = q.shape
+    _check_heads(d, heads)
+    qh, kh, vh = (split_heads(x, heads) for x in (q, k, v))
+    scores = qh @ kh.transpose(-2, -1) / math.sqrt(d // heads)  # (B, H, T, T)
+    allowed = allowed_keys(b, t, causal, key_padding_mask, q.device)
+    if allowed is not None:
+        seen = allowed.any(-1, keepdim=True)  # queries that see at least one key
+        scores = scores.masked_fill(~(allowed | ~seen), float("-inf"))
+    out = scores.softmax(dim=-1) @ vh
+    if allowed is not None:
+        out = out.masked_fill(~seen, 0.0)
+    return merge_heads(out)
+
+
+def sdpa_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    causal: bool = False,
+    key_padding_mask: Tensor | None = None,
+    heads: int = 1,
+) -> Tensor:
+    """Softmax attention by torch's fused ``scaled_dot_product_attention`` (same contract)."""
+    check_qkv(q, k, v, key_padding_mask)
+    b, t, d = q.shape
+    _check_heads(d, heads)
+    qh, kh, vh = (split_heads(x, heads) for x in (q, k, v))
+    if key_padding_mask is None:  # the fused kernels' fast path: no explicit mask
+        return merge_heads(F.scaled_dot_product_attention(qh, kh, vh, is_causal=causal))
+    allowed = allowed_keys(b, t, causal, key_padding_mask, q.device)
+    seen = allowed.any(-1, keepdim=True)
+    out = F.scaled_dot_product_attention(qh, kh, vh, attn_mask=allowed | ~seen)
+    return merge_heads(out.masked_fill(~seen, 0.0))
+
+
+# ----------------------------------------------------------------------------- kernels
+
+
+def elu_feature_map(x: Tensor) -> Tensor:
+    """phi(x) = elu(x) + 1 (Katharopoulos et al. 2020): positive, so the normaliser is > 0."""
+    return F.elu(x) + 1.0
+
+
+def cosine_feature_map(x: Tensor, eps: float = 1e-6) -> Tensor:
+    """phi(x) = x / ||x|| over the feature dimension (Hydra's cosine-similarity kernel)."""
+    return x / x.norm(dim=-1, keepdim=True).clamp_min(eps)
+
+
+FEATURE_MAPS: dict[str, FeatureMap] = {"elu": elu_feature_map, "cosine": cosine_feature_map}
+
+
+def kernel_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    heads: int = 1,
+    feature_map: str | FeatureMap = "cosine",
+    causal: bool = False,
+    key_padding_mask: Tensor | None = None,
+    normalize: bool = False,
+    eps: float = 1e-6,
+) -> Tensor:
+    """Multi-head kernel attention, explicit O(T^2) einsum form: the reference for all kernels.
+
+    The feature map is applied to the full D-vectors *before* splitting into H heads (as Hydra
+    does); head h then computes sum_j (phi(q_i)_h . phi(k_j)_h) v_j,h over the keys it may see,
+    divided by sum_j phi(q_i)_h . phi(k_j)_h when ``normalize`` (linear attention's normaliser).
+    """
+    check_qkv(q, k, v, key_padding_mask)
+    b, t, d = q.shape
+    _check_heads(d, heads)
+    phi = FEATURE_MAPS[feature_map] if isinstance(feature_map, str) else feature_map
+    qh, kh, vh = split_heads(phi(q), heads), split_heads(phi(k), heads), split_heads(v, heads)
+    scores = torch.einsum("bhid,bhjd->bhij", qh, kh)
+    allowed = allowed_keys(b, t, causal, key_padding_mask, q.device)
+    if allowed is not None:
+        scores = scores * allowed
+    out = torch.einsum("bhij,bhjd->bhid", scores, vh)
+    if normalize:
+        out = out / scores.sum(-1, keepdim=True).clamp_min(eps)
+    return merge_heads(out)
+
+
+def _zero_padded(x: Tensor, key_padding_mask: Tensor | None) -> Tensor:
+    """Zero the rows of (B, T, D) x at padded positions, so they add nothing to any sum."""
+    return x if key_padding_mask is None else x.masked_fill(key_padding_mask[..., None], 0.0)
+
+
+def linear_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    causal: bool = False,
+    key_padding_mask: Tensor | None = None,
+    heads: int = 1,
+    eps: float = 1e-6,
+    chunk: int = 64,
+) -> Tensor:
+    """Linear attention, phi = elu + 1, with the normaliser: O(T D^2 / H) instead of O(T^2 D).
+
+    Non-causal: out_i = phi(q_i) S / phi(q_i) z with S = sum_j phi(k_j) v_j^T, z = sum_j phi(k_j).
+    Causal: the same with S and z replaced by their prefix sums, computed chunk by chunk
+    (exact prefix state between chunks, a small masked quadratic form inside a chunk).
+    """
+    check_qkv(q, k, v, key_padding_mask)
+    b, t, d = q.shape
+    _check_heads(d, heads)
+    kf = _zero_padded(elu_feature_map(k), key_padding_mask)
+    qh, kh, vh = (
+        split_heads(elu_feature_map(q), heads),
+        split_heads(kf, heads),
+        split_heads(v, heads),
+    )
+    if not causal:
+        s = kh.transpose(-2, -1) @ vh  # (B, H, d, d): sum_j phi(k_j) v_j^T
+        z = kh.sum(dim=-2)  # (B, H, d)
+        num = qh @ s
+        den = (qh * z[..., None, :]).sum(-1, keepdim=True)
+    else:
+        num, den = _causal_linear_chunked(qh, kh, vh, chunk)
+    out = num / den.clamp_min(eps)
+    if key_padding_mask is not None and causal:
+        seen = (~key_padding_mask).cumsum(1) > 0  # (B, T): some real key at or before i
+        out = out * split_heads(seen[..., None].to(out.dtype).expand(b, t, d), heads)
+    return merge_heads(out)
+
+
+def _causal_linear_chunked(qh: Tensor, kh: Tensor, vh: Tensor, chunk: int) -> tuple[Tensor, Tensor]:
+    """Causal numerator and normaliser of linear attention by chunked prefix sums over time."""
+    b, h, t, dh = qh.shape
+    c = max(1, min(chunk, t))
+    pad = (-t) % c
+    if pad:  # zero-padded tail keys add nothing; their query rows are dropped at the end
+        qh, kh, vh = (F.pad(x, (0, 0, 0, pad)) for x in (qh, kh, vh))
+    n = (t + pad) // c
+    qc, kc, vc = (x.reshape(b, h, n, c, dh) for x in (qh, kh, vh))
+    kv = kc.transpose(-2, -1) @ vc  # (B, H, n, d, d): each chunk's sum of phi(k) v^T
+    state = kv.cumsum(2) - kv  # exclusive: the state entering each chunk
+    zsum = kc.sum(-2)
+    zstate = zsum.cumsum(2) - zsum  # (B, H, n, d)
+    local = (qc @ kc.transpose(-2, -1)).tril()  # (B, H, n, c, c): within-chunk, causal
+    num = qc @ state + local @ vc
+    den = (qc * zstate[..., None, :]).sum(-1, keepdim=True) + local.sum(-1, keepdim=True)
+    num = num.reshape(b, h, n * c, dh)[:, :, :t]
+    den = den.reshape(b, h, n * c, 1)[:, :, :t]
+    return num, den
+
+
+# ----------------------------------------------------------------------------- Hydra
+
+HydraMethod = Literal["auto", "simple", "cumsum", "chunked", "tiled"]
+
+
+def hydra_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    causal: bool = False,
+    key_padding_mask: Tensor | None = None,
+    method: HydraMethod = "auto",
+    eps: float = 1e-6,
+) -> Tensor:
+    """Hydra attention (Bolya et al. 2022): H = D heads, cosine kernel, O(T D).
+
+    out = phi(q) * sum_t phi(k)_t * v_t, elementwise, with phi(x) = x / ||x||; causal: the
+    sum runs over t <= i, a prefix sum over time. Methods (equal up to rounding):
+    ``simple`` (the formula; causal by ``torch.cumsum``, alias ``cumsum``), ``chunked``
+    (causal only: blocked prefix sum by small triangular matmuls), ``tiled`` (cache-sized
+    token tiles into preallocated buffers; inference only, no autograd). ``auto`` takes
+    ``tiled`` for large inputs that need no gradient, else ``simple``.
+    """
+    check_qkv(q, k, v, key_padding_mask)
+    if method not in ("auto", "simple", "cumsum", "chunked", "tiled"):
+        raise ValueError(f"unknown Hydra method {method!r}")
+    if method == "auto":
+        method = "tiled" if q.numel() >= 1 << 18 and not _needs_grad(q, k, v) else "simple"
+    if method == "chunked" and not causal:
+        raise ValueError("method='chunked' is a causal prefix sum; use causal=True")
+    if method == "tiled":
+        if _needs_grad(q, k, v):
+            raise ValueError("method='tiled' has no backward pass; use 'simple' when training")
+        tiled = _hydra_causal_tiled if causal else _hydra_tiled
+        return tiled(q, k, v, key_padding_mask, eps)
+    kv = _zero_padded(cosine_feature_map(k, eps) * v, key_padding_mask)  # (B, T, D)
+    if not causal:
+        return cosine_feature_map(q, eps) * kv.sum(dim=1, keepdim=True)
+    prefix = blocked_prefix_sum(kv) if method == "chunked" else kv.cumsum(dim=1)
+    return cosine_feature_map(q, eps) * prefix
+
+
+def _needs_grad(*xs: Tensor) -> bool:
+    """True when autograd will record an operation on any of ``xs``."""
+    return torch.is_grad_enabled() and any(x.requires_grad for x in xs)
+
+
+def blocked_prefix_sum(x: Tensor, chunk: int = PREFIX_CHUNK) -> Tensor:
+    """Inclusive prefix sum of (B, T, D) over time, chunk by chunk: a small lower-triangular
+    matmul inside each chunk plus the carried sum of all earlier chunks (differentiable)."""
+    b, t, d = x.shape
+    c = max(1, min(chunk, t))
+    pad = (-t) % c
+    xp = F.pad(x, (0, 0, 0, pad)) if pad else x
+    n = (t + pad) // c
+    tri = torch.ones(c, c, dtype=x.dtype, device=x.device).tril()
+    local = tri @ xp.reshape(b, n, c, d)  # (B, n, c, D): prefix sums inside each chunk
+    totals = local[:, :, -1, :]  # (B, n, D)
+    carry = totals.cumsum(dim=1) - totals  # exclusive: everything before each chunk
+    out = (local + carry[:, :, None, :]).reshape(b, n * c, d)
+    return out[:, :t] if pad else out
+
+
+def scan_(x: Tensor, chunk: int = 16) -> Tensor:
+    """In-place inclusive prefix sum of (B, T, D) over time by a two-level scan: a sequential
+    pass over the positions inside each chunk (each step one wide vector add over all chunks),
+    then the chunk totals scanned recursively and added back. Fast on cache-resident tiles."""
+    b, t, d = x.shape
+    n = t // chunk
+    if n <= 1:
+        for i in range(1, t):
+            x[:, i].add_(x[:, i - 1])
+        return x
+    head = x[:, : n * chunk].view(b, n, chunk, d)
+    for i in range(1, chunk):
+        head[:, :, i].add_(head[:, :, i - 1])
+    totals = scan_(head[:, :, -1].clone(), chunk)  # (B, n, D) inclusive
+    head[:, 1:].add_(totals[:, :-1, None])
+    tail = x[:, n * chunk :]
+    if tail.shape[1]:
+        tail[:, :1].add_(totals[:, -1:])
+        scan_(tail, chunk)
+    return x
+
+
+def _tile_tokens(d: int) -> int:
+    """Tokens per tile so that one tile of one batch row is about 1 MiB of float32."""
+    return max(64, (TILE_TOKENS * 32) // d)
+
+
+def _inv_norm_(x: Tensor, out: Tensor, eps: float) -> Tensor:
+    """Write 1 / max(||x||, eps) over the last dimension of x into ``out`` (B, T, 1)."""
+    torch.linalg.vector_norm(x, dim=-1, keepdim=True, out=out)
+    return out.clamp_(min=eps).reciprocal_()
+
+
+@torch.no_grad()
+def _hydra_tiled(
+    q: Tensor, k: Tensor, v: Tensor, key_padding_mask: Tensor | None, eps: float
+) -> Tensor:
+    """Non-causal Hydra in two passes over cache-sized token tiles, preallocated buffers.
+
+    Each tile's intermediates stay in cache, so main memory sees about the minimal traffic:
+    read k and v once (pass 1, the global sum), read q and write the output once (pass 2).
+    """
+    b, t, d = q.shape
+    tile = min(t, _tile_tokens(d))
+    out = torch.empty_like(q)
+    kv_sum = torch.zeros(b, 1, d, dtype=q.dtype, device=q.device)
+    buf = torch.empty(b, tile, d, dtype=q.dtype, device=q.device)
+    inv = torch.empty(b, tile, 1, dtype=q.dtype, device=q.device)
+    for s in range(0, t, tile):  # pass 1: kv_sum = sum_t phi(k)_t * v_t
+        e = min(t, s + tile)
+        w = _inv_norm_(k[:, s:e], inv[:, : e - s], eps)
+        if key_padding_mask is not None:
+            w.masked_fill_(key_padding_mask[:, s:e, None], 0.0)  # padded keys add nothing
+        bb = torch.mul(k[:, s:e], v[:, s:e], out=buf[:, : e - s])
+        kv_sum.baddbmm_(w.transpose(1, 2), bb)  # (B, 1, tile) @ (B, tile, D)
+    for s in range(0, t, tile):  # pass 2: out = phi(q) * kv_sum
+        e = min(t, s + tile)
+        w = _inv_norm_(q[:, s:e], inv[:, : e - s], eps)
+        torch.mul(q[:, s:e], w, out=out[:, s:e]).mul_(kv_sum)
+    return out
+
+
+@torch.no_grad()
+def _hydra_causal_tiled(
+    q: Tensor, k: Tensor, v: Tensor, key_padding_mask: Tensor | None, eps: float
+) -> Tensor:
+    """Causal Hydra in one pass over cache-sized time tiles: phi(k) * v, an in-cache prefix
+    sum (``scan_``) plus the running total carried from the previous tile, times phi(q)."""
+    b, t, d = q.shape
+    tile = min(t, _tile_tokens(d))
+    out = torch.empty_like(q)
+    carry = torch.zeros(b, 1, d, dtype=q.dtype, device=q.device)
+    buf = torch.empty(b, tile, d, dtype=q.dtype, device=q.device)
+    inv = torch.empty(b, tile, 1, dtype=q.dtype, device=q.device)
+    for s in range(0, t, tile):
+        e = min(t, s + tile)
+        w = _inv_norm_(k[:, s:e], inv[:, : e - s], eps)
+        if key_padding_mask is not None:
+            w.masked_fill_(key_padding_mask[:, s:e, None], 0.0)
+        x = torch.mul(k[:, s:e], w, out=buf[:, : e - s]).mul_(v[:, s:e])
+        x[:, :1].add_(carry)
+        scan_(x)
+        carry.copy_(x[:, -1:])
+        w = _inv_norm_(q[:, s:e], inv[:, : e - s], eps)
+        torch.mul(q[:, s:e], w, out=out[:, s:e]).mul_(x)
+    return out
+
+
+# ----------------------------------------------------------------------------- registry
+
+ATTENTIONS: dict[str, Callable[..., Tensor]] = {
+    "softmax": softmax_attention,
+    "sdpa": sdpa_attention,
+    "linear": linear_attention,
+    "hydra": hydra_attention,
+}
