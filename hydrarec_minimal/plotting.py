@@ -15,7 +15,9 @@ import seaborn as sns
 
 PALETTE = "colorblind"
 # One colour per attention variant, used by every figure in the book.
-COLORS = dict(zip(["softmax", "sdpa", "linear", "hydra", "popular", "other"], sns.color_palette(PALETTE, 6)))
+COLORS = dict(
+    zip(["softmax", "sdpa", "linear", "hydra", "popular", "other"], sns.color_palette(PALETTE, 6))
+)
 
 
 def set_style() -> None:
