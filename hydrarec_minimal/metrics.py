@@ -1,0 +1,89 @@
+"""Ranking metrics for next-item prediction: HR@k, NDCG@k, MRR, under two protocols.
+
+- **full**: the target is ranked against every item, with the user's already-seen items
+  excluded (the protocol of Klenitskiy & Vasilev 2023 and Petrov & Macdonald 2022);
+- **sampled**: against 100 sampled negatives the user has not rated, drawn uniformly (SASRec
+  paper) or by popularity (BERT4Rec paper). Sampled numbers are 3-4x higher and are not
+  comparable with full-ranking numbers (Krichene & Rendle 2020).
+
+Ranks are 0-based and pessimistic: an item whose score ties the target's counts as ahead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+KS = (1, 5, 10, 20)
+
+
+def metrics_from_ranks(ranks: Tensor, ks: Sequence[int] = KS) -> dict[str, float]:
+    """HR@k (hit if rank < k), NDCG@k (1 / log2(rank + 2) if a hit) and MRR, averaged."""
+    ranks = ranks.double()
+    out = {}
+    for k in ks:
+        hit = ranks < k
+        out[f"hr@{k}"] = hit.double().mean().item()
+        out[f"ndcg@{k}"] = torch.where(hit, 1.0 / torch.log2(ranks + 2.0), 0.0).mean().item()
+    out["mrr"] = (1.0 / (ranks + 1.0)).mean().item()
+    return out
+
+
+def exclude_seen(scores: Tensor, seen: Sequence[Sequence[int]], targets: Tensor) -> Tensor:
+    """Set the scores of padding (item 0) and of each user's seen items to -inf, but never
+    the target's own score (a re-watched item is still a fair target)."""
+    scores = scores.clone()
+    scores[:, 0] = float("-inf")
+    rows = [i for i, s in enumerate(seen) for _ in s]
+    cols = [j for s in seen for j in s]
+    if rows:
+        keep = scores[torch.arange(len(targets)), targets].clone()
+        scores[rows, cols] = float("-inf")
+        scores[torch.arange(len(targets)), targets] = keep
+    return scores
+
+
+def full_ranks(scores: Tensor, targets: Tensor, seen: Sequence[Sequence[int]]) -> Tensor:
+    """0-based rank of each target among all items, seen items and padding excluded."""
+    scores = exclude_seen(scores.float(), seen, targets)
+    target = scores.gather(1, targets[:, None])
+    ahead = (scores > target).sum(1) + (scores == target).sum(1) - 1
+    return ahead
+
+
+def sample_negatives(
+    num_items: int,
+    seen: Sequence[Sequence[int]],
+    n: int = 100,
+    popularity: Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """(U, n) negatives per user, items 1..num_items not in the user's history, without
+    replacement; uniform, or proportional to ``popularity`` (counts indexed by item id)."""
+    weights = torch.ones(num_items + 1) if popularity is None else popularity.double().clone()
+    weights[0] = 0
+    out = torch.empty(len(seen), n, dtype=torch.long)
+    for i, s in enumerate(seen):
+        w = weights.clone()
+        w[list(s)] = 0
+        if int((w > 0).sum()) < n:
+            raise ValueError(f"user {i} has fewer than {n} unseen items to sample from")
+        out[i] = torch.multinomial(w, n, replacement=False, generator=generator)
+    return out
+
+
+def sampled_ranks(scores: Tensor, targets: Tensor, negatives: Tensor) -> Tensor:
+    """0-based rank of each target among itself and its sampled negatives (ties count ahead)."""
+    target = scores.gather(1, targets[:, None])
+    neg = scores.gather(1, negatives)
+    return (neg >= target).sum(1)
+
+
+def popularity_scores(train: Sequence[Sequence[int]], num_items: int) -> Tensor:
+    """The most-popular baseline's scores: how often each item occurs in the training data."""
+    counts = torch.zeros(num_items + 1)
+    for s in train:
+        counts += torch.bincount(torch.tensor(s, dtype=torch.long), minlength=num_items + 1)
+    return counts

@@ -1,0 +1,457 @@
+"""Train and evaluate HydraRec on MovieLens, from Python or the command line.
+
+    python -m hydrarec_minimal.train --dataset ml-1m --attention hydra --mode causal \
+        --epochs 30 --out runs/hydra
+
+Writes ``DIR/checkpoint.pt`` after every epoch (plain state dicts, optimiser and RNG state)
+and ``DIR/metrics.json`` (config, per-epoch history, wall times, final test metrics).
+``--resume`` continues from the last checkpoint and, with the same seed and thread count,
+ends with the same metrics as an uninterrupted run. Early stopping on validation NDCG@10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from . import metrics as M
+from .bench import environment, keep_freed_memory, resolve_device
+from .data import SequenceData, Split, load_movielens, pad_left
+from .model import HydraRec, ModelConfig, count_parameters, losses
+
+
+@dataclass
+class TrainConfig:
+    """A training run, completely: what the CLI takes and what metrics.json records."""
+
+    dataset: str = "ml-1m"
+    attention: str = "hydra"
+    mode: str = "causal"
+    max_len: int = 200
+    d: int = 64
+    layers: int = 2
+    heads: int = 1
+    dropout: float = 0.2
+    ffn_mult: int = 1
+    loss: str = "ce"  # 'ce' (full catalogue) | 'sampled' | 'gbce'
+    negatives: int = 256
+    gbce_t: float = 0.75
+    mask_prob: float = 0.2  # bidirectional mode: share of items replaced by [MASK]
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    epochs: int = 50
+    patience: int = 5  # epochs without a better validation NDCG@10 before stopping
+    time_budget_s: float = 0.0  # stop training after this much wall time (0 = no budget)
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0  # torch CPU threads (0 = torch's default)
+    eval_batch_size: int = 512
+    test_every_epoch: bool = False  # also record test metrics per epoch (never used to select)
+    min_item_count: int = 5
+    bf16: bool = False  # bfloat16 autocast for matmuls (fast on CPUs with AVX512-BF16, GPUs)
+
+    def __post_init__(self) -> None:
+        """Refuse settings that cannot train, with the reason."""
+        if self.loss not in ("ce", "sampled", "gbce"):
+            raise ValueError(f"loss must be 'ce', 'sampled' or 'gbce', got {self.loss!r}")
+        if self.batch_size < 1 or self.epochs < 0 or self.lr <= 0:
+            raise ValueError("batch_size >= 1, epochs >= 0 and lr > 0 are required")
+        if not 0 < self.mask_prob < 1:
+            raise ValueError(f"mask_prob must be in (0, 1), got {self.mask_prob}")
+        self.model_config(1)  # validates max_len, d, heads, attention, mode, dropout
+
+    def model_config(self, num_items: int) -> ModelConfig:
+        """The model's part of this configuration."""
+        return ModelConfig(
+            num_items=num_items,
+            max_len=self.max_len,
+            d=self.d,
+            layers=self.layers,
+            heads=self.heads,
+            attention=self.attention,
+            mode=self.mode,
+            dropout=self.dropout,
+            ffn_mult=self.ffn_mult,
+        )
+
+
+# ----------------------------------------------------------------------------- batches
+
+
+def causal_examples(train: list[list[int]], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Next-item pairs: inputs s[:-1] and targets s[1:], the last max_len of each, left-padded."""
+    usable = [s for s in train if len(s) >= 2]
+    return pad_left([s[:-1] for s in usable], max_len), pad_left([s[1:] for s in usable], max_len)
+
+
+def cloze_batch(
+    seqs: torch.Tensor, mask_prob: float, mask_token: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT4Rec's cloze task: replace a random share of the real items by [MASK] (at least
+    one per sequence, always including the last position half of the time as in the
+    evaluation) and ask for them back. Returns (inputs, targets with 0 where not masked)."""
+    real = seqs > 0
+    masked = (torch.rand(seqs.shape, generator=generator) < mask_prob) & real
+    last = torch.rand(seqs.shape[0], generator=generator) < 0.5
+    masked[:, -1] |= last & real[:, -1]
+    none = ~masked.any(1) & real.any(1)
+    if none.any():  # guarantee one masked item: the last real one
+        masked[none, -1] = True
+    inputs = seqs.masked_fill(masked, mask_token)
+    targets = seqs.masked_fill(~masked, 0)
+    return inputs, targets
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+@torch.no_grad()
+def score_users(model: HydraRec, inputs: list[list[int]], batch_size: int = 512) -> torch.Tensor:
+    """(U, N + 1) next-item scores for every user's input history, on the CPU."""
+    model.eval()
+    device = next(model.parameters()).device
+    L = model.cfg.max_len
+    parts = []
+    for i in range(0, len(inputs), batch_size):
+        seq = pad_left(inputs[i : i + batch_size], L).to(device)
+        parts.append(model.score_next(seq).float().cpu())
+    return torch.cat(parts)
+
+
+def evaluate(
+    scores: torch.Tensor,
+    inputs: list[list[int]],
+    targets: torch.Tensor,
+    protocol: str = "full",
+    popularity: torch.Tensor | None = None,
+    seed: int = 0,
+    all_seen: list[list[int]] | None = None,
+) -> dict[str, float]:
+    """Metrics of (U, N + 1) scores under 'full' ranking (seen items excluded) or 100 sampled
+    negatives, 'uniform100' or 'popular100' (drawn among items the user never rated)."""
+    if protocol == "full":
+        return M.metrics_from_ranks(M.full_ranks(scores, targets, inputs))
+    g = torch.Generator().manual_seed(seed)
+    never = all_seen if all_seen is not None else inputs
+    pop = popularity if protocol == "popular100" else None
+    if protocol not in ("uniform100", "popular100"):
+        raise ValueError(f"protocol must be 'full', 'uniform100' or 'popular100', got {protocol!r}")
+    neg = M.sample_negatives(scores.shape[1] - 1, never, 100, pop, g)
+    return M.metrics_from_ranks(M.sampled_ranks(scores, targets, neg))
+
+
+def evaluate_all(
+    scores: torch.Tensor, data: SequenceData, split: Split, which: str = "test"
+) -> dict:
+    """Full, uniform-100 and popularity-100 metrics for the 'valid' or 'test' targets."""
+    inputs = split.test_input if which == "test" else split.valid_input
+    targets = split.test_target if which == "test" else split.valid_target
+    pop = M.popularity_scores(split.train, data.num_items)
+    return {
+        "full": evaluate(scores, inputs, targets, "full"),
+        "uniform100": evaluate(scores, inputs, targets, "uniform100", pop, 0, data.sequences),
+        "popular100": evaluate(scores, inputs, targets, "popular100", pop, 0, data.sequences),
+    }
+
+
+def most_popular_scores(split: Split, num_items: int, users: int) -> torch.Tensor:
+    """The most-popular baseline: every user gets the training-set item counts as scores."""
+    return M.popularity_scores(split.train, num_items).expand(users, -1)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Write a checkpoint atomically (temporary file, then rename): a kill never corrupts it."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Load a checkpoint of plain tensors and Python values (``weights_only=True``)."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+# Settings that may change between a run and its resumption (they do not change the model).
+RESUMABLE = {"epochs", "patience", "time_budget_s", "device", "threads", "eval_batch_size"}
+
+
+class Stopped(Exception):
+    """Raised inside ``train`` when ``should_stop`` asks to stop (the Stop button)."""
+
+
+def train(
+    cfg: TrainConfig,
+    out: str | Path | None = None,
+    resume: bool = False,
+    data: SequenceData | None = None,
+    progress: bool = True,
+    on_epoch: Callable[[dict], None] | None = None,
+    on_step: Callable[[int, int, float], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict:
+    """Train a model as ``cfg`` says; return (and write to ``out/metrics.json``) the results."""
+    t_start = time.perf_counter()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    if device.type == "cpu":
+        keep_freed_memory()  # large per-batch tensors reuse pages instead of faulting them in
+    out = Path(out) if out is not None else None
+    ckpt_path = out / "checkpoint.pt" if out else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    data = data if data is not None else load_movielens(cfg.dataset, cfg.min_item_count)
+    split = data.split()
+    mcfg = cfg.model_config(data.num_items)
+    torch.manual_seed(cfg.seed)
+    model = HydraRec(mcfg).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    history: list[dict] = []
+    best = {"epoch": -1, "ndcg@10": -math.inf, "state": None}
+    start_epoch, wall_before = 0, 0.0
+
+    if resume and ckpt_path and ckpt_path.exists():
+        ck = load_checkpoint(ckpt_path)
+        saved, now = json.loads(ck["config"]), asdict(cfg)
+        changed = sorted(k for k in now if k not in RESUMABLE and saved.get(k) != now[k])
+        if changed:
+            raise ValueError(
+                f"{ckpt_path} was written with other settings ({', '.join(changed)}); "
+                "resume with the same settings or use a new --out"
+            )
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optim"])
+        torch.set_rng_state(ck["rng"])
+        history = json.loads(ck["history"])
+        best = {"epoch": ck["best_epoch"], "ndcg@10": ck["best_ndcg"], "state": ck["best_state"]}
+        start_epoch, wall_before = ck["epoch"] + 1, ck["wall_s"]
+        if progress:
+            print(f"resumed from {ckpt_path} after epoch {ck['epoch'] + 1}", file=sys.stderr)
+
+    if cfg.mode == "causal":
+        inputs, targets = causal_examples(split.train, cfg.max_len)
+    else:
+        inputs = pad_left([s for s in split.train if s], cfg.max_len)
+        targets = None
+    n = inputs.shape[0]
+    steps = math.ceil(n / cfg.batch_size)
+    stale = sum(1 for _ in _since_best(history, best["epoch"]))
+    stop_reason = "epochs"
+
+    def wall() -> float:
+        return wall_before + time.perf_counter() - t_start
+
+    for epoch in range(start_epoch, cfg.epochs):
+        if best["epoch"] >= 0 and stale >= cfg.patience:
+            stop_reason = "early stopping"
+            break
+        if cfg.time_budget_s and history and wall() >= cfg.time_budget_s:
+            stop_reason = "time budget"
+            break
+        g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)  # order, masks, negatives
+        order = torch.randperm(n, generator=g)
+        model.train()
+        t0, total, seen_steps = time.perf_counter(), 0.0, 0
+        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}", disable=not progress, leave=False)
+        for step in bar:
+            idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+            if cfg.mode == "causal":
+                x, y = inputs[idx], targets[idx]
+            else:
+                x, y = cloze_batch(inputs[idx], cfg.mask_prob, mcfg.mask_token, g)
+            x, y = x.to(device), y.to(device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                hidden = model(x)
+                loss = losses(
+                    hidden, y, model.item_weights(), cfg.loss, cfg.negatives, cfg.gbce_t, g
+                )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item()
+            seen_steps += 1
+            bar.set_postfix(loss=f"{total / seen_steps:.3f}")
+            if on_step:
+                on_step(step + 1, steps, total / seen_steps)
+            if should_stop and should_stop():
+                raise Stopped(f"stopped during epoch {epoch + 1}")
+            if cfg.time_budget_s and wall() >= cfg.time_budget_s:
+                stop_reason = "time budget"
+                break  # finish this (partial) epoch: evaluate and checkpoint it
+        train_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        valid = evaluate(
+            score_users(model, split.valid_input, cfg.eval_batch_size),
+            split.valid_input,
+            split.valid_target,
+        )
+        record = {
+            "epoch": epoch + 1,
+            "loss": total / max(1, seen_steps),
+            "steps": seen_steps,
+            "train_s": train_s,
+            "eval_s": time.perf_counter() - t1,
+            "valid": {k: valid[k] for k in ("ndcg@10", "hr@10", "mrr")},
+        }
+        if cfg.test_every_epoch:
+            test_now = evaluate(
+                score_users(model, split.test_input, cfg.eval_batch_size),
+                split.test_input,
+                split.test_target,
+            )
+            record["test"] = {k: test_now[k] for k in ("ndcg@10", "hr@10", "mrr")}
+        record["wall_s"] = wall()
+        history.append(record)
+        if valid["ndcg@10"] > best["ndcg@10"]:
+            best = {
+                "epoch": epoch + 1,
+                "ndcg@10": valid["ndcg@10"],
+                "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+            }
+            stale = 0
+        else:
+            stale += 1
+        if progress:
+            print(
+                f"epoch {epoch + 1}: loss {record['loss']:.4f}  "
+                f"valid NDCG@10 {valid['ndcg@10']:.4f}  ({train_s:.1f} s train, "
+                f"{record['eval_s']:.1f} s eval)",
+                file=sys.stderr,
+            )
+        if ckpt_path:
+            save_checkpoint(
+                ckpt_path,
+                {
+                    "config": json.dumps(asdict(cfg)),
+                    "model": model.state_dict(),
+                    "optim": opt.state_dict(),
+                    "rng": torch.get_rng_state(),
+                    "epoch": epoch,
+                    "history": json.dumps(history),
+                    "best_epoch": best["epoch"],
+                    "best_ndcg": best["ndcg@10"],
+                    "best_state": best["state"],
+                    "wall_s": wall(),
+                },
+            )
+        if on_epoch:
+            on_epoch(record)
+
+    result = finish(cfg, model, data, split, history, best, stop_reason, wall())
+    if out:
+        (out / "metrics.json").write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def _since_best(history: list[dict], best_epoch: int):
+    """The epochs recorded after the best one (for the early-stopping count on resume)."""
+    return (r for r in history if r["epoch"] > best_epoch)
+
+
+def finish(cfg, model, data, split, history, best, stop_reason, wall_s) -> dict:
+    """Load the best validation state, evaluate it on the test targets, assemble the record."""
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
+    t0 = time.perf_counter()
+    test = evaluate_all(score_users(model, split.test_input, cfg.eval_batch_size), data, split)
+    return {
+        "config": asdict(cfg),
+        "model": asdict(cfg.model_config(data.num_items)),
+        "parameters": count_parameters(model),
+        "data": {
+            "name": data.name,
+            "users": data.num_users,
+            "items": data.num_items,
+            "interactions": data.num_interactions,
+        },
+        "history": history,
+        "best_epoch": best["epoch"],
+        "stop_reason": stop_reason,
+        "valid": {"ndcg@10": best["ndcg@10"]},
+        "test": test["full"],
+        "test_uniform100": test["uniform100"],
+        "test_popular100": test["popular100"],
+        "wall_time_s": wall_s,
+        "train_time_s": sum(r["train_s"] for r in history),
+        "test_eval_s": time.perf_counter() - t0,
+        "environment": environment(model_device=str(next(model.parameters()).device)),
+        "command": "python -m hydrarec_minimal.train " + " ".join(cli_args(cfg)),
+    }
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def cli_args(cfg: TrainConfig) -> list[str]:
+    """The command-line arguments that reproduce ``cfg`` (non-default fields only)."""
+    default = TrainConfig()
+    args = []
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if value != getattr(default, f.name):
+            flag = "--" + f.name.replace("_", "-")
+            if isinstance(value, bool):
+                args.append(flag if value else "--no-" + flag[2:])
+            else:
+                args += [flag, str(value)]
+    return args
+
+
+def parser() -> argparse.ArgumentParser:
+    """An argument parser with one flag per TrainConfig field, plus --out and --resume."""
+    p = argparse.ArgumentParser(
+        prog="python -m hydrarec_minimal.train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in (bool, "bool"):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        else:
+            p.add_argument(
+                flag, type={"int": int, "float": float, "str": str}[f.type], default=f.default
+            )
+    p.add_argument("--out", required=True, help="folder for checkpoint.pt and metrics.json")
+    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; prints the final test metrics."""
+    args = parser().parse_args(argv)
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    try:
+        cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    result = train(cfg, args.out, resume=args.resume, progress=not args.quiet)
+    t = result["test"]
+    print(
+        f"test (full ranking): NDCG@10 {t['ndcg@10']:.4f}  HR@10 {t['hr@10']:.4f}  "
+        f"best epoch {result['best_epoch']}  wall {result['wall_time_s']:.0f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

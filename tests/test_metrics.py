@@ -1,0 +1,68 @@
+"""Tests for hydrarec_minimal/metrics.py on cases computed by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from hydrarec_minimal import metrics as M
+
+
+def test_metrics_from_ranks_by_hand():
+    ranks = torch.tensor([0, 1, 4, 9, 10, 30])
+    m = M.metrics_from_ranks(ranks)
+    assert m["hr@1"] == pytest.approx(1 / 6)
+    assert m["hr@5"] == pytest.approx(3 / 6)
+    assert m["hr@10"] == pytest.approx(4 / 6)
+    assert m["hr@20"] == pytest.approx(5 / 6)
+    ndcg10 = (1 + 1 / math.log2(3) + 1 / math.log2(6) + 1 / math.log2(11)) / 6
+    assert m["ndcg@10"] == pytest.approx(ndcg10)
+    assert m["ndcg@1"] == pytest.approx(1 / 6)
+    assert m["mrr"] == pytest.approx((1 + 1 / 2 + 1 / 5 + 1 / 10 + 1 / 11 + 1 / 31) / 6)
+
+
+def test_full_ranks_exclude_seen_items_and_padding():
+    # items 0..5; user 0's target is item 3, seen items 1 and 5 score higher but are excluded
+    scores = torch.tensor([[9.0, 8.0, 1.0, 5.0, 6.0, 7.0]])
+    targets = torch.tensor([3])
+    assert M.full_ranks(scores, targets, [[]]).item() == 3  # 1, 5, 4 ahead (pad excluded)
+    assert M.full_ranks(scores, targets, [[1, 5]]).item() == 1  # only item 4 ahead
+
+
+def test_target_is_never_excluded_even_if_seen_before():
+    scores = torch.tensor([[0.0, 3.0, 2.0, 1.0]])
+    assert M.full_ranks(scores, torch.tensor([2]), [[2, 1]]).item() == 0
+
+
+def test_ties_count_against_the_target():
+    scores = torch.zeros(1, 5)  # an untrained model that scores everything the same
+    assert M.full_ranks(scores, torch.tensor([2]), [[]]).item() == 3  # 1, 3, 4 tie ahead
+    assert M.sampled_ranks(scores, torch.tensor([2]), torch.tensor([[1, 3]])).item() == 2
+
+
+def test_sampled_ranks_by_hand():
+    scores = torch.tensor([[0.0, 0.1, 0.5, 0.9, 0.3]])
+    assert M.sampled_ranks(scores, torch.tensor([2]), torch.tensor([[1, 4]])).item() == 0
+    assert M.sampled_ranks(scores, torch.tensor([2]), torch.tensor([[3, 4]])).item() == 1
+
+
+def test_negatives_avoid_seen_items_and_follow_popularity():
+    g = torch.Generator().manual_seed(0)
+    seen = [[1, 2, 3], [4]]
+    neg = M.sample_negatives(10, seen, n=5, generator=g)
+    assert neg.shape == (2, 5)
+    for row, s in zip(neg.tolist(), seen):
+        assert not set(row) & set(s) and 0 not in row and len(set(row)) == 5
+    pop = torch.zeros(11)
+    pop[[5, 6, 7]] = 1.0  # only three items have any popularity
+    neg = M.sample_negatives(10, [[]], n=3, popularity=pop, generator=g)
+    assert sorted(neg[0].tolist()) == [5, 6, 7]
+    with pytest.raises(ValueError, match="fewer than"):
+        M.sample_negatives(10, [[]], n=4, popularity=pop, generator=g)
+
+
+def test_popularity_scores_count_training_items():
+    counts = M.popularity_scores([[1, 2, 2], [2, 3]], num_items=4)
+    assert counts.tolist() == [0, 1, 3, 1, 0]

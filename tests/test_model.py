@@ -1,0 +1,129 @@
+"""Tests for hydrarec_minimal/model.py: shapes, causality, padding, losses, bad configs."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hydrarec_minimal.model import HydraRec, ModelConfig, count_parameters, losses
+
+ATTENTIONS = ["sdpa", "softmax", "linear", "hydra"]
+
+
+def model(attention="hydra", mode="causal", **kw):
+    """A small model in eval mode (no dropout) with a fixed seed."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        num_items=30,
+        max_len=12,
+        d=8,
+        layers=2,
+        heads=2 if attention != "hydra" else 1,
+        attention=attention,
+        mode=mode,
+        **kw,
+    )
+    return HydraRec(cfg).double().eval()
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+@pytest.mark.parametrize("mode", ["causal", "bidirectional"])
+def test_shapes(attention, mode):
+    m = model(attention, mode)
+    seq = torch.tensor([[0, 0, 3, 4, 5], [1, 2, 3, 4, 5]])
+    h = m(seq)
+    assert h.shape == (2, 5, 8)
+    assert m.scores(h).shape == (2, 5, 31)
+    assert m.score_next(seq).shape == (2, 31)
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+@pytest.mark.parametrize("mode", ["causal", "bidirectional"])
+def test_extra_left_padding_changes_nothing(attention, mode):
+    """Padding must not leak into any attention sum (Hydra's global sum in particular)."""
+    m = model(attention, mode)
+    short = torch.tensor([[0, 7, 3, 9, 2]])
+    long = torch.tensor([[0, 0, 0, 0, 0, 0, 0, 7, 3, 9, 2]])
+    torch.testing.assert_close(m(short)[:, 1:], m(long)[:, -4:])
+    torch.testing.assert_close(m.score_next(short), m.score_next(long))
+    assert m(long)[:, :7].abs().max() == 0  # padded positions output zeros
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+def test_causal_model_does_not_see_the_future(attention):
+    m = model(attention, "causal")
+    a = m(torch.tensor([[1, 2, 3, 4, 5, 6]]))
+    b = m(torch.tensor([[1, 2, 3, 9, 9, 9]]))
+    torch.testing.assert_close(a[:, :3], b[:, :3])
+    assert (a[:, 3:] - b[:, 3:]).abs().max() > 1e-6
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+def test_bidirectional_model_sees_the_whole_sequence(attention):
+    m = model(attention, "bidirectional")
+    a = m(torch.tensor([[1, 2, 3, 4, 5, 6]]))
+    b = m(torch.tensor([[1, 2, 3, 9, 9, 9]]))
+    assert (a[:, :3] - b[:, :3]).abs().max() > 1e-6
+
+
+def test_bidirectional_scoring_appends_the_mask_token():
+    m = model("hydra", "bidirectional")
+    seq = torch.tensor([[4, 5, 6]])
+    expected = m.scores(m(torch.tensor([[4, 5, 6, m.cfg.mask_token]]))[:, -1])
+    torch.testing.assert_close(m.score_next(seq), expected)
+
+
+def test_output_embeddings_are_tied_to_the_input_ones():
+    m = model()
+    assert m.item_weights().data_ptr() == m.items.weight.data_ptr()
+    assert m.item_weights().shape == (31, 8)
+    assert count_parameters(m) > 0
+
+
+def test_sequence_longer_than_max_len_is_refused():
+    with pytest.raises(ValueError, match="exceeds max_len=12"):
+        model()(torch.ones(1, 13, dtype=torch.long))
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"max_len": 1}, "max_len must be >= 2"),
+        ({"d": 10, "heads": 3}, "not divisible"),
+        ({"attention": "flash"}, "attention must be one of"),
+        ({"mode": "both"}, "mode must be one of"),
+        ({"dropout": 1.0}, "dropout"),
+    ],
+)
+def test_invalid_configs(kw, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(num_items=10, **kw)
+
+
+def test_full_cross_entropy_matches_its_definition():
+    torch.manual_seed(0)
+    h = torch.randn(2, 3, 4, dtype=torch.float64)
+    w = torch.randn(6, 4, dtype=torch.float64)
+    y = torch.tensor([[0, 2, 5], [1, 0, 3]])
+    logits = h @ w.T
+    logits[..., 0] = -math.inf
+    keep = y > 0
+    expected = F.cross_entropy(logits[keep], y[keep])
+    torch.testing.assert_close(losses(h, y, w, "ce"), expected)
+
+
+@pytest.mark.parametrize("kind", ["sampled", "gbce"])
+def test_sampled_losses_are_finite_and_prefer_the_target(kind):
+    torch.manual_seed(0)
+    w = torch.randn(50, 8)
+    y = torch.randint(1, 50, (4, 6))
+    g = torch.Generator().manual_seed(1)
+    good = losses(w[y] * 5, y, w, kind, negatives=16, generator=g)
+    g = torch.Generator().manual_seed(1)
+    bad = losses(-w[y] * 5, y, w, kind, negatives=16, generator=g)
+    assert torch.isfinite(good) and torch.isfinite(bad) and good < bad
+    with pytest.raises(ValueError, match="loss must be"):
+        losses(w[y], y, w, "hinge")
