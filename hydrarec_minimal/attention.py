@@ -272,13 +272,14 @@ def hydra_attention(
     ``simple`` (the formula; causal by ``torch.cumsum``, alias ``cumsum``), ``chunked``
     (causal only: blocked prefix sum by small triangular matmuls), ``tiled`` (cache-sized
     token tiles into preallocated buffers; inference only, no autograd). ``auto`` takes
-    ``tiled`` for large inputs that need no gradient, else ``simple``.
+    ``tiled`` for large CPU inputs that need no gradient, else ``simple``.
     """
     check_qkv(q, k, v, key_padding_mask)
     if method not in ("auto", "simple", "cumsum", "chunked", "tiled"):
         raise ValueError(f"unknown Hydra method {method!r}")
     if method == "auto":
-        method = "tiled" if q.numel() >= 1 << 18 and not _needs_grad(q, k, v) else "simple"
+        big_cpu = q.device.type == "cpu" and q.numel() >= 1 << 18  # tiling is a CPU-cache trick
+        method = "tiled" if big_cpu and not _needs_grad(q, k, v) else "simple"
     if method == "chunked" and not causal:
         raise ValueError("method='chunked' is a causal prefix sum; use causal=True")
     if method == "tiled":

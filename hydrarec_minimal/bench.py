@@ -484,6 +484,78 @@ def roofline(
     return {"bandwidth": bw, "rows": rows}
 
 
+# ----------------------------------------------------------------------------- training step
+
+
+def step_breakdown(
+    attention: str = "hydra",
+    max_len: int = 200,
+    tokens: int = 25_600,
+    num_items: int = 3416,
+    d: int = 64,
+    layers: int = 2,
+    repeats: int = 5,
+    device: str = "cpu",
+    bf16: bool = False,
+) -> dict:
+    """Where one causal training step's time goes: forward + backward of each component
+    (embeddings, attention, feed-forward, layer norms, output layer and full-catalogue
+    loss) timed in isolation on full-length random sequences, ``tokens // max_len`` of them
+    per batch, plus the whole step for comparison. Seconds per step, medians."""
+    from .model import HydraRec, ModelConfig, losses  # the model builds on attention only
+
+    dev = resolve_device(device)
+    b = max(1, tokens // max_len)
+    cfg = ModelConfig(num_items=num_items, max_len=max_len, d=d, layers=layers, attention=attention)
+    torch.manual_seed(0)
+    model = HydraRec(cfg).to(dev).train()
+    seq = torch.randint(1, num_items + 1, (b, max_len), device=dev)
+    y = torch.randint(1, num_items + 1, (b, max_len), device=dev)
+    pad = torch.zeros(b, max_len, dtype=torch.bool, device=dev)
+    x = torch.randn(b, max_len, d, device=dev, requires_grad=True)
+    block = model.blocks[0]
+    pos = torch.arange(max_len, device=dev)
+
+    def fwd_bwd(fn):
+        def run():
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+                out = fn()
+            out.float().sum().backward()
+
+        return run
+
+    parts = {
+        "embeddings": fwd_bwd(lambda: model.items(seq) + model.positions(pos)),
+        "attention": fwd_bwd(lambda: block.attn(x, pad)),
+        "feed-forward": fwd_bwd(lambda: block.ffn(x)),
+        "layer norms, residuals, dropout": fwd_bwd(
+            lambda: block.drop(block.ln1(x)) + block.drop(block.ln2(x)) + model.ln(x)
+        ),
+        "output layer and loss": fwd_bwd(lambda: losses(x, y, model.item_weights(), "ce")),
+        "whole step": fwd_bwd(lambda: losses(model(seq), y, model.item_weights(), "ce")),
+    }
+    per_layer = {"attention", "feed-forward"}
+    rows = []
+    for name, fn in parts.items():
+        times = time_call(fn, dev, repeats, warmup=2)
+        med = sorted(times)[len(times) // 2] * (layers if name in per_layer else 1)
+        rows.append(
+            {"component": name, "median_s": med, "attention_kind": attention, "L": max_len, "B": b}
+        )
+    peak = measure_peak(parts["whole step"], dev)
+    return {
+        "attention": attention,
+        "L": max_len,
+        "B": b,
+        "d": d,
+        "layers": layers,
+        "device": str(dev),
+        "bf16": bf16,
+        "peak_bytes": peak,
+        "rows": rows,
+    }
+
+
 # ----------------------------------------------------------------------------- files and CLI
 
 
@@ -538,7 +610,13 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--t", type=int, default=16384)
     r.add_argument("--batch", type=int, default=4)
     r.add_argument("--repeats", type=int, default=11)
-    for q in (s, r):
+    k = sub.add_parser("breakdown", help="where one training step's time goes, per component")
+    k.add_argument("--attentions", default="sdpa,hydra")
+    k.add_argument("--lengths", default="50,200,1000,2000")
+    k.add_argument("--tokens", type=int, default=25_600)
+    k.add_argument("--repeats", type=int, default=5)
+    k.add_argument("--bf16", action="store_true")
+    for q in (s, r, k):
         q.add_argument("--device", default="cpu")
         q.add_argument("--threads", type=int, default=0)
         q.add_argument(
@@ -565,6 +643,30 @@ def main(argv: list[str] | None = None) -> int:
             )
             paths = write_results(
                 a.out, "sweep", rows, device=str(resolve_device(a.device)), keep_freed_memory=kept
+            )
+        elif a.cmd == "breakdown":
+            rows = []
+            for att in a.attentions.split(","):
+                for length in (int(x) for x in a.lengths.split(",")):
+                    res = step_breakdown(
+                        att, length, a.tokens, repeats=a.repeats, device=a.device, bf16=a.bf16
+                    )
+                    for row in res["rows"]:
+                        row["peak_bytes_step"] = res["peak_bytes"]
+                        print(
+                            f"{att:>6} L={length:>5} {row['component']:>32}: "
+                            f"{row['median_s'] * 1e3:9.2f} ms",
+                            flush=True,
+                        )
+                    rows += res["rows"]
+            paths = write_results(
+                a.out,
+                "breakdown",
+                rows,
+                device=str(resolve_device(a.device)),
+                bf16=a.bf16,
+                tokens=a.tokens,
+                keep_freed_memory=kept,
             )
         else:
             res = roofline([int(x) for x in a.dims.split(",")], a.t, a.batch, a.repeats, a.device)

@@ -186,10 +186,8 @@ def losses(
     keep = targets > 0
     h, y = hidden[keep], targets[keep]  # (P, d), (P,): only positions that have a target
     n_items = weights.shape[0] - 1
-    if kind == "ce":
-        logits = h @ weights.T
-        logits[:, 0] = float("-inf")
-        return F.cross_entropy(logits, y)
+    if kind == "ce":  # scores for items 1..N only: padding is never a class (no in-place -inf)
+        return F.cross_entropy(h @ weights[1:].T, y - 1)
     neg = torch.randint(1, n_items + 1, (negatives,), generator=generator, device=h.device)
     pos_logit = (h * weights[y]).sum(-1, keepdim=True)
     if kind == "sampled":

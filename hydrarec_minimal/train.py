@@ -25,7 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import metrics as M
-from .bench import environment, keep_freed_memory, resolve_device
+from .bench import _proc_status, environment, keep_freed_memory, resolve_device
 from .data import SequenceData, Split, load_movielens, pad_left
 from .model import HydraRec, ModelConfig, count_parameters, losses
 
@@ -60,6 +60,9 @@ class TrainConfig:
     test_every_epoch: bool = False  # also record test metrics per epoch (never used to select)
     min_item_count: int = 5
     bf16: bool = False  # bfloat16 autocast for matmuls (fast on CPUs with AVX512-BF16, GPUs)
+    schedule: str = "constant"  # 'constant' | 'linear' (decay to 0) | 'cosine'
+    warmup: int = 0  # linear warm-up steps
+    eval_every: int = 1  # validate every this many epochs (and at the last one)
 
     def __post_init__(self) -> None:
         """Refuse settings that cannot train, with the reason."""
@@ -67,6 +70,12 @@ class TrainConfig:
             raise ValueError(f"loss must be 'ce', 'sampled' or 'gbce', got {self.loss!r}")
         if self.batch_size < 1 or self.epochs < 0 or self.lr <= 0:
             raise ValueError("batch_size >= 1, epochs >= 0 and lr > 0 are required")
+        if self.schedule not in ("constant", "linear", "cosine"):
+            raise ValueError(
+                f"schedule must be 'constant', 'linear' or 'cosine', got {self.schedule!r}"
+            )
+        if self.eval_every < 1 or self.warmup < 0:
+            raise ValueError("eval_every must be >= 1 and warmup >= 0")
         if not 0 < self.mask_prob < 1:
             raise ValueError(f"mask_prob must be in (0, 1), got {self.mask_prob}")
         self.model_config(1)  # validates max_len, d, heads, attention, mode, dropout
@@ -111,6 +120,16 @@ def cloze_batch(
     inputs = seqs.masked_fill(masked, mask_token)
     targets = seqs.masked_fill(~masked, 0)
     return inputs, targets
+
+
+def lr_factor(cfg: TrainConfig, step: int, share: float) -> float:
+    """Learning-rate multiplier: linear warm-up over ``cfg.warmup`` steps, then the schedule
+    over ``share`` in [0, 1], the part of the run done (by epochs, or by wall time when a time
+    budget binds sooner; wall-time schedules are not bit-identical on --resume)."""
+    warm = min(1.0, (step + 1) / cfg.warmup) if cfg.warmup else 1.0
+    p = min(1.0, max(0.0, share))
+    decay = {"constant": 1.0, "linear": 1.0 - p, "cosine": 0.5 * (1 + math.cos(math.pi * p))}
+    return warm * decay[cfg.schedule]
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -189,7 +208,16 @@ def load_checkpoint(path: Path) -> dict:
 
 
 # Settings that may change between a run and its resumption (they do not change the model).
-RESUMABLE = {"epochs", "patience", "time_budget_s", "device", "threads", "eval_batch_size"}
+RESUMABLE = {
+    "epochs",
+    "patience",
+    "time_budget_s",
+    "device",
+    "threads",
+    "eval_batch_size",
+    "eval_every",
+    "test_every_epoch",
+}
 
 
 class Stopped(Exception):
@@ -223,40 +251,24 @@ def train(
     torch.manual_seed(cfg.seed)
     model = HydraRec(mcfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    history: list[dict] = []
-    best = {"epoch": -1, "ndcg@10": -math.inf, "state": None}
-    start_epoch, wall_before = 0, 0.0
-
+    run = {"history": [], "best": {"epoch": -1, "ndcg@10": -math.inf, "state": None}, "wall": 0.0}
+    start_epoch = 0
     if resume and ckpt_path and ckpt_path.exists():
-        ck = load_checkpoint(ckpt_path)
-        saved, now = json.loads(ck["config"]), asdict(cfg)
-        changed = sorted(k for k in now if k not in RESUMABLE and saved.get(k) != now[k])
-        if changed:
-            raise ValueError(
-                f"{ckpt_path} was written with other settings ({', '.join(changed)}); "
-                "resume with the same settings or use a new --out"
-            )
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optim"])
-        torch.set_rng_state(ck["rng"])
-        history = json.loads(ck["history"])
-        best = {"epoch": ck["best_epoch"], "ndcg@10": ck["best_ndcg"], "state": ck["best_state"]}
-        start_epoch, wall_before = ck["epoch"] + 1, ck["wall_s"]
+        start_epoch = restore(ckpt_path, cfg, model, opt, run)
         if progress:
-            print(f"resumed from {ckpt_path} after epoch {ck['epoch'] + 1}", file=sys.stderr)
+            print(f"resumed from {ckpt_path} after epoch {start_epoch}", file=sys.stderr)
 
     if cfg.mode == "causal":
         inputs, targets = causal_examples(split.train, cfg.max_len)
     else:
-        inputs = pad_left([s for s in split.train if s], cfg.max_len)
-        targets = None
-    n = inputs.shape[0]
-    steps = math.ceil(n / cfg.batch_size)
-    stale = sum(1 for _ in _since_best(history, best["epoch"]))
+        inputs, targets = pad_left([s for s in split.train if s], cfg.max_len), None
+    steps = math.ceil(inputs.shape[0] / cfg.batch_size)
+    history, best = run["history"], run["best"]
+    stale = sum(1 for r in history if r["epoch"] > best["epoch"] and "valid" in r)
     stop_reason = "epochs"
 
     def wall() -> float:
-        return wall_before + time.perf_counter() - t_start
+        return run["wall"] + time.perf_counter() - t_start
 
     for epoch in range(start_epoch, cfg.epochs):
         if best["epoch"] >= 0 and stale >= cfg.patience:
@@ -266,9 +278,11 @@ def train(
             stop_reason = "time budget"
             break
         g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)  # order, masks, negatives
-        order = torch.randperm(n, generator=g)
+        order = torch.randperm(inputs.shape[0], generator=g)
         model.train()
-        t0, total, seen_steps = time.perf_counter(), 0.0, 0
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        t0, total, done_steps = time.perf_counter(), 0.0, 0
         bar = tqdm(range(steps), desc=f"epoch {epoch + 1}", disable=not progress, leave=False)
         for step in bar:
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
@@ -276,80 +290,44 @@ def train(
                 x, y = inputs[idx], targets[idx]
             else:
                 x, y = cloze_batch(inputs[idx], cfg.mask_prob, mcfg.mask_token, g)
-            x, y = x.to(device), y.to(device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                hidden = model(x)
-                loss = losses(
-                    hidden, y, model.item_weights(), cfg.loss, cfg.negatives, cfg.gbce_t, g
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item()
-            seen_steps += 1
-            bar.set_postfix(loss=f"{total / seen_steps:.3f}")
+            share = (epoch * steps + step) / (cfg.epochs * steps)
+            if cfg.time_budget_s:
+                share = max(share, wall() / cfg.time_budget_s)
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr * lr_factor(cfg, epoch * steps + step, share)
+            total += train_step(cfg, model, opt, x.to(device), y.to(device), g)
+            done_steps += 1
+            bar.set_postfix(loss=f"{total / done_steps:.3f}")
             if on_step:
-                on_step(step + 1, steps, total / seen_steps)
+                on_step(step + 1, steps, total / done_steps)
             if should_stop and should_stop():
                 raise Stopped(f"stopped during epoch {epoch + 1}")
             if cfg.time_budget_s and wall() >= cfg.time_budget_s:
                 stop_reason = "time budget"
                 break  # finish this (partial) epoch: evaluate and checkpoint it
-        train_s = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        valid = evaluate(
-            score_users(model, split.valid_input, cfg.eval_batch_size),
-            split.valid_input,
-            split.valid_target,
-        )
         record = {
             "epoch": epoch + 1,
-            "loss": total / max(1, seen_steps),
-            "steps": seen_steps,
-            "train_s": train_s,
-            "eval_s": time.perf_counter() - t1,
-            "valid": {k: valid[k] for k in ("ndcg@10", "hr@10", "mrr")},
+            "loss": total / max(1, done_steps),
+            "steps": done_steps,
+            "train_s": time.perf_counter() - t0,
+            "peak_memory_bytes": peak_memory(device),
         }
-        if cfg.test_every_epoch:
-            test_now = evaluate(
-                score_users(model, split.test_input, cfg.eval_batch_size),
-                split.test_input,
-                split.test_target,
-            )
-            record["test"] = {k: test_now[k] for k in ("ndcg@10", "hr@10", "mrr")}
+        last = epoch + 1 == cfg.epochs or stop_reason == "time budget"
+        if (epoch + 1) % cfg.eval_every == 0 or last:
+            record.update(validate(cfg, model, split))
+            if record["valid"]["ndcg@10"] > best["ndcg@10"]:
+                state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                best.update(epoch=epoch + 1, state=state, **{"ndcg@10": record["valid"]["ndcg@10"]})
+                stale = 0
+            else:
+                stale += 1
         record["wall_s"] = wall()
         history.append(record)
-        if valid["ndcg@10"] > best["ndcg@10"]:
-            best = {
-                "epoch": epoch + 1,
-                "ndcg@10": valid["ndcg@10"],
-                "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-            }
-            stale = 0
-        else:
-            stale += 1
         if progress:
-            print(
-                f"epoch {epoch + 1}: loss {record['loss']:.4f}  "
-                f"valid NDCG@10 {valid['ndcg@10']:.4f}  ({train_s:.1f} s train, "
-                f"{record['eval_s']:.1f} s eval)",
-                file=sys.stderr,
-            )
+            print(describe(record), file=sys.stderr)
         if ckpt_path:
             save_checkpoint(
-                ckpt_path,
-                {
-                    "config": json.dumps(asdict(cfg)),
-                    "model": model.state_dict(),
-                    "optim": opt.state_dict(),
-                    "rng": torch.get_rng_state(),
-                    "epoch": epoch,
-                    "history": json.dumps(history),
-                    "best_epoch": best["epoch"],
-                    "best_ndcg": best["ndcg@10"],
-                    "best_state": best["state"],
-                    "wall_s": wall(),
-                },
+                ckpt_path, checkpoint_state(cfg, model, opt, epoch, history, best, wall())
             )
         if on_epoch:
             on_epoch(record)
@@ -360,9 +338,75 @@ def train(
     return result
 
 
-def _since_best(history: list[dict], best_epoch: int):
-    """The epochs recorded after the best one (for the early-stopping count on resume)."""
-    return (r for r in history if r["epoch"] > best_epoch)
+def train_step(cfg: TrainConfig, model: HydraRec, opt, x, y, g: torch.Generator) -> float:
+    """One optimiser step on a batch; returns its loss."""
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        hidden = model(x)
+        loss = losses(hidden, y, model.item_weights(), cfg.loss, cfg.negatives, cfg.gbce_t, g)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def validate(cfg: TrainConfig, model: HydraRec, split: Split) -> dict:
+    """Validation metrics (and test metrics, if ``cfg.test_every_epoch``) for the history."""
+    keys = ("ndcg@10", "hr@10", "mrr")
+    t0 = time.perf_counter()
+    scores = score_users(model, split.valid_input, cfg.eval_batch_size)
+    valid = evaluate(scores, split.valid_input, split.valid_target)
+    out = {"valid": {k: valid[k] for k in keys}}
+    if cfg.test_every_epoch:  # recorded for time-budget curves; never used to choose a model
+        scores = score_users(model, split.test_input, cfg.eval_batch_size)
+        test = evaluate(scores, split.test_input, split.test_target)
+        out["test"] = {k: test[k] for k in keys}
+    out["eval_s"] = time.perf_counter() - t0
+    return out
+
+
+def describe(record: dict) -> str:
+    """One line per epoch for the terminal."""
+    line = f"epoch {record['epoch']}: loss {record['loss']:.4f}  ({record['train_s']:.1f} s train"
+    if "valid" in record:
+        line += f", {record['eval_s']:.1f} s eval)  valid NDCG@10 {record['valid']['ndcg@10']:.4f}"
+    return line + (")" if "valid" not in record else "")
+
+
+def checkpoint_state(cfg, model, opt, epoch, history, best, wall_s) -> dict:
+    """Everything a resumed run needs, as plain tensors, numbers and JSON strings."""
+    return {
+        "config": json.dumps(asdict(cfg)), "model": model.state_dict(), "optim": opt.state_dict(),
+        "rng": torch.get_rng_state(), "epoch": epoch, "history": json.dumps(history),
+        "best_epoch": best["epoch"], "best_ndcg": best["ndcg@10"], "best_state": best["state"],
+        "wall_s": wall_s,
+    }  # fmt: skip
+
+
+def restore(path: Path, cfg: TrainConfig, model: HydraRec, opt, run: dict) -> int:
+    """Load a checkpoint into model, optimiser, RNG and ``run``; return the epoch to start at."""
+    ck = load_checkpoint(path)
+    saved, now = json.loads(ck["config"]), asdict(cfg)
+    changed = sorted(k for k in now if k not in RESUMABLE and saved.get(k) != now[k])
+    if changed:
+        raise ValueError(
+            f"{path} was written with other settings ({', '.join(changed)}); "
+            "resume with the same settings or use a new --out"
+        )
+    model.load_state_dict(ck["model"])
+    opt.load_state_dict(ck["optim"])
+    torch.set_rng_state(ck["rng"])
+    run["history"] = json.loads(ck["history"])
+    run["best"] = {"epoch": ck["best_epoch"], "ndcg@10": ck["best_ndcg"], "state": ck["best_state"]}
+    run["wall"] = ck["wall_s"]
+    return ck["epoch"] + 1
+
+
+def peak_memory(device: torch.device) -> int | None:
+    """Peak memory since the epoch began: CUDA allocator's peak, or the process's peak
+    resident size on Linux CPUs (never reset, so an upper bound), else None."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device)
+    return _proc_status("VmHWM")
 
 
 def finish(cfg, model, data, split, history, best, stop_reason, wall_s) -> dict:
