@@ -337,3 +337,18 @@ def pad_left(sequences: list[list[int]], max_len: int, pad: int = 0) -> torch.Te
         if s:
             out[i, max_len - len(s) :] = torch.tensor(s)
     return out
+
+
+def item_vectors(data: SequenceData, dim: int = 16, seed: int = 0) -> torch.Tensor:
+    """(num_items + 1, dim) item vectors from who rated what: a rank-``dim`` truncated SVD of
+    the user x item matrix, items scaled by the singular values (row 0, padding, is zero).
+    Movies rated by the same people get similar vectors; no training involved."""
+    x = torch.zeros(data.num_users, data.num_items + 1)
+    for u, s in enumerate(data.sequences):
+        x[u, s] = 1.0
+    g = torch.manual_seed(seed)  # svd_lowrank draws a random start
+    _, sing, v = torch.svd_lowrank(x, q=dim + 8, niter=4)
+    del g
+    vecs = v[:, :dim] * sing[:dim].sqrt()
+    vecs[0] = 0.0
+    return vecs
