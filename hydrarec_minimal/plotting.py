@@ -51,12 +51,12 @@ def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
 
 
 def human_bytes(n: float) -> str:
-    """1536 -> '1.5 KB' (powers of 1024, one decimal)."""
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
+    """1536 -> '1.5 KiB' (powers of 1024, one decimal)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
             return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
         n /= 1024
-    return f"{n:.1f} TB"
+    return f"{n:.1f} TiB"
 
 
 def finish(ax: plt.Axes, title: str, xlabel: str, ylabel: str, legend: bool = True) -> plt.Axes:

@@ -138,9 +138,10 @@ class RuntimeExplorer:
         display(self.panel)
 
 
-def runtime_figure(rows: list[dict], title: str | None = None) -> plt.Figure:
+def runtime_figure(rows: list[dict], title: str | None = None, fit_from: int = 1024) -> plt.Figure:
     """Two panels against T: median time with a min-max band and fitted slopes, and peak
-    memory; points that were skipped are marked with the memory they would have needed."""
+    memory; points that were skipped are marked with the memory they would have needed.
+    Slopes are fitted to the points with T >= ``fit_from`` (all points if fewer than two)."""
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11.5, 4.3))
     names = list(dict.fromkeys(r["variant"] for r in rows))
     for name in names:
@@ -152,7 +153,7 @@ def runtime_figure(rows: list[dict], title: str | None = None) -> plt.Figure:
         if ok:
             t = [r["T"] for r in ok]
             med = [r["median_s"] * 1e3 for r in ok]
-            tail = [(x, y) for x, y in zip(t, med) if x >= 1024] or list(zip(t, med))
+            tail = [(x, y) for x, y in zip(t, med) if x >= fit_from] or list(zip(t, med))
             slope = plotting.loglog_slope(*zip(*tail)) if len(tail) >= 2 else math.nan
             label = f"{name} (slope {slope:.2f})" if not math.isnan(slope) else name
             ax_t.plot(t, med, label=label, **style)
