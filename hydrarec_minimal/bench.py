@@ -560,6 +560,94 @@ def step_breakdown(
     }
 
 
+def epoch_cost(
+    attention: str = "hydra",
+    max_len: int = 200,
+    batch: int = 128,
+    steps: int = 5,
+    dataset: str = "ml-1m",
+    device: str = "cpu",
+    bf16: bool = True,
+) -> dict:
+    """Seconds per training epoch (causal, full cross-entropy) on the real data, estimated
+    from ``steps`` timed optimiser steps on real batches, and the peak memory of one step."""
+    from .data import load_movielens
+    from .model import HydraRec
+    from .train import TrainConfig, causal_examples, train_step
+
+    dev = resolve_device(device)
+    data = load_movielens(dataset)
+    inputs, targets = causal_examples(data.split().train, max_len)
+    cfg = TrainConfig(
+        dataset=dataset, attention=attention, max_len=max_len, batch_size=batch, bf16=bf16
+    )
+    torch.manual_seed(0)
+    model = HydraRec(cfg.model_config(data.num_items)).to(dev).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    g = torch.Generator().manual_seed(0)
+    order = torch.randperm(inputs.shape[0], generator=g)
+    batches = [order[i * batch : (i + 1) * batch] for i in range(steps + 1)]
+
+    def step(idx):
+        return train_step(cfg, model, opt, inputs[idx].to(dev), targets[idx].to(dev), g)
+
+    peak = measure_peak(lambda: step(batches[0]), dev)  # also the warm-up
+    times = [
+        time_call(lambda idx=idx: step(idx), dev, repeats=1, warmup=0)[0] for idx in batches[1:]
+    ]
+    per_step = sorted(times)[len(times) // 2]
+    n_steps = math.ceil(inputs.shape[0] / batch)
+    return {
+        "attention": attention,
+        "L": max_len,
+        "B": batch,
+        "device": str(dev),
+        "bf16": bf16,
+        "step_s": per_step,
+        "steps_per_epoch": n_steps,
+        "epoch_s": per_step * n_steps,
+        "peak_bytes": peak,
+    }
+
+
+@torch.no_grad()
+def inference_cost(
+    attention: str = "hydra",
+    mode: str = "causal",
+    max_len: int = 200,
+    batch: int = 512,
+    dataset: str = "ml-1m",
+    device: str = "cpu",
+    repeats: int = 3,
+) -> dict:
+    """Milliseconds per user to score every item for every user of the data set (the model's
+    weights do not change the cost, so a freshly initialised model is timed)."""
+    from .data import load_movielens, pad_left
+    from .model import HydraRec, ModelConfig
+
+    dev = resolve_device(device)
+    data = load_movielens(dataset)
+    cfg = ModelConfig(num_items=data.num_items, max_len=max_len, attention=attention, mode=mode)
+    model = HydraRec(cfg).to(dev).eval()
+    seqs = [s[-max_len:] for s in data.sequences]
+
+    def score_all():
+        for i in range(0, len(seqs), batch):
+            model.score_next(pad_left(seqs[i : i + batch], max_len).to(dev))
+
+    times = time_call(score_all, dev, repeats, warmup=1)
+    best = sorted(times)[len(times) // 2]
+    return {
+        "attention": attention,
+        "mode": mode,
+        "L": max_len,
+        "device": str(dev),
+        "users": len(seqs),
+        "total_s": best,
+        "ms_per_user": 1e3 * best / len(seqs),
+    }
+
+
 # ----------------------------------------------------------------------------- files and CLI
 
 
@@ -620,7 +708,11 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("--tokens", type=int, default=25_600)
     k.add_argument("--repeats", type=int, default=5)
     k.add_argument("--bf16", action="store_true")
-    for q in (s, r, k):
+    e = sub.add_parser("costs", help="training time per epoch and inference time per user")
+    e.add_argument("--attentions", default="sdpa,hydra")
+    e.add_argument("--lengths", default="50,200,800,2000")
+    e.add_argument("--steps", type=int, default=5)
+    for q in (s, r, k, e):
         q.add_argument("--device", default="cpu")
         q.add_argument("--threads", type=int, default=0)
         q.add_argument(
@@ -671,6 +763,20 @@ def main(argv: list[str] | None = None) -> int:
                 bf16=a.bf16,
                 tokens=a.tokens,
                 keep_freed_memory=kept,
+            )
+        elif a.cmd == "costs":
+            rows = []
+            for att in a.attentions.split(","):
+                for length in (int(x) for x in a.lengths.split(",")):
+                    row = epoch_cost(att, length, steps=a.steps, device=a.device)
+                    for mode in ("causal", "bidirectional"):
+                        row[f"inference_ms_per_user_{mode}"] = inference_cost(
+                            att, mode, length, device=a.device
+                        )["ms_per_user"]
+                    print(row, flush=True)
+                    rows.append(row)
+            paths = write_results(
+                a.out, "costs", rows, device=str(resolve_device(a.device)), keep_freed_memory=kept
             )
         else:
             res = roofline([int(x) for x in a.dims.split(",")], a.t, a.batch, a.repeats, a.device)
