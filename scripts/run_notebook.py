@@ -4,6 +4,11 @@
 
 The kernel starts in the notebook's folder, as under nbval and Jupyter. A failing cell stops
 the run with the error shown, and the notebook file is left unchanged.
+
+Widget views are stored as their text form only: without a kernel they are dead controls
+that would pull the widget manager from a CDN. Every explorer draws a real static figure in
+its cell, which is what the published page shows, beside a line saying how to use the
+controls live.
 """
 
 from __future__ import annotations
@@ -27,8 +32,18 @@ def run(path: Path, timeout: int = 1800) -> float:
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()
+    strip_widget_views(nb)
     nbformat.write(nb, path)
     return time.perf_counter() - start
+
+
+def strip_widget_views(nb) -> None:
+    """Keep only the text form of widget outputs, and no saved widget state."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            data.pop("application/vnd.jupyter.widget-view+json", None)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,128 @@
+"""The book's structure and its consistency with pyproject.toml, Binder and Colab.
+
+Neither Binder nor Colab can be reached from CI, so these tests check, offline, what those
+services will read: the install cell of every chapter, binder/, the table of contents.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+CONFIG = (ROOT / "_config.yml").read_text()
+REPO_URL = re.search(r"^\s*url:\s*(\S+)", CONFIG, re.M).group(1)
+COLAB_PROVIDED = {"torch", "matplotlib", "seaborn", "ipywidgets", "numpy", "pandas", "tqdm"}
+
+
+def name_of(requirement: str) -> str:
+    """'torch==2.5.1+cpu' -> 'torch' (lower case, '_' as '-')."""
+    return re.split(r"[<>=!~\[ ;@]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def cells(path: Path) -> list[dict]:
+    """The cells of a notebook."""
+    return json.loads(path.read_text())["cells"]
+
+
+def source(cell: dict) -> str:
+    """A cell's source as one string."""
+    return "".join(cell["source"])
+
+
+def test_there_are_chapters_and_the_toc_lists_each_once_in_order():
+    toc = (ROOT / "_toc.yml").read_text()
+    listed = re.findall(r"file:\s*(chapters/\S+)", toc)
+    assert len(CHAPTERS) >= 8
+    assert listed == [f"chapters/{p.stem}" for p in CHAPTERS], "every chapter, in reading order"
+    for page in re.findall(r"file:\s*(\S+)", toc) + [re.search(r"root:\s*(\S+)", toc).group(1)]:
+        assert list(ROOT.glob(page + ".*")), f"{page} in _toc.yml does not exist"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_colab_install_cell(path):
+    first_code = next(c for c in cells(path) if c["cell_type"] == "code")
+    text = source(first_code)
+    assert 'if "google.colab" in sys.modules:' in text, "installs only when running in Colab"
+    m = re.search(r'%pip install -q "hydrarec-minimal @ git\+(\S+)@main"', text)
+    assert m, "installs the package from the repository's main branch"
+    assert m.group(1) == REPO_URL, "the same repository as _config.yml's launch buttons"
+    pins = re.findall(r"\b(torch|matplotlib|seaborn|ipywidgets)\s*[=<>]", text)
+    assert not pins, f"never pin what Colab already provides: {pins}"
+
+
+def test_what_colab_gets_from_pyproject_is_unpinned():
+    deps = PYPROJECT["project"]["dependencies"]
+    for dep in deps:
+        if name_of(dep) in COLAB_PROVIDED:
+            assert "==" not in dep and "<" not in dep, f"{dep}: Colab's version must satisfy it"
+    assert "torch>=2.1" in deps
+
+
+def test_binder_installs_what_pyproject_needs_with_a_cpu_torch():
+    reqs = [
+        line.strip()
+        for line in (ROOT / "binder" / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith(("#", "-"))
+    ]
+    assert {name_of(r) for r in reqs} == {name_of(d) for d in PYPROJECT["project"]["dependencies"]}
+    torch_req = next(r for r in reqs if name_of(r) == "torch")
+    assert torch_req.endswith("+cpu"), "a CPU-only torch: the default wheel is several GB"
+    major, minor = (int(x) for x in re.search(r"==(\d+)\.(\d+)", torch_req).groups())
+    assert (major, minor) >= (2, 1), "satisfies pyproject's torch>=2.1"
+    assert "download.pytorch.org/whl/cpu" in (ROOT / "binder" / "requirements.txt").read_text()
+    post = (ROOT / "binder" / "postBuild").read_text()
+    assert post.startswith("#!/bin/bash") and "set -e" in post and "pip install --no-deps -e ." in post
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_shape(path):
+    cs = cells(path)
+    md = [source(c) for c in cs if c["cell_type"] == "markdown"]
+    assert md[0].startswith("# "), "opens with a title"
+    assert "**You will learn**" in md[0], "says what the reader will learn"
+    body = "\n".join(md)
+    assert "## Summary" in body and "## Exercises" in body
+    exercises = body.split("## Exercises", 1)[1]
+    assert len(re.findall(r"^\d+\. ", exercises, re.M)) >= 6, "at least three exercises and answers"
+    assert ":class: dropdown" in exercises, "solutions the reader can reveal"
+    assert "{cite}`" in body or path.stem.startswith("00"), "cites its papers"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_figure_has_a_caption_and_timing_cells_are_exempt(path):
+    cs = cells(path)
+    for i, c in enumerate(cs):
+        if c["cell_type"] != "code":
+            continue
+        has_png = any("image/png" in o.get("data", {}) for o in c.get("outputs", []))
+        if has_png:
+            following = next((source(n) for n in cs[i + 1 :] if n["cell_type"] == "markdown"), "")
+            assert "*Figure" in following, f"cell {i}: a figure without a caption after it"
+        text = source(c)
+        if "perf_counter" in text or "Explorer(" in text:
+            assert "nbval-ignore-output" in c["metadata"].get("tags", []), f"cell {i}: timing output"
+
+
+def test_movielens_is_never_tracked():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout
+    pattern = re.compile(r"(^|/)(u\.data|ratings\.(dat|csv)|ml-1m\.zip|ml-100k\.zip|sequences\.txt)$")
+    assert not [f for f in tracked.splitlines() if pattern.search(f)]
+
+
+def test_bibliography_has_every_cited_key():
+    bib = (ROOT / "book" / "references.bib").read_text()
+    keys = set(re.findall(r"@\w+\{([^,]+),", bib))
+    cited = set()
+    for path in [*CHAPTERS, ROOT / "book" / "intro.md"]:
+        text = path.read_text()
+        for group in re.findall(r"\{cite\}`([^`]+)`", text):
+            cited |= {k.strip() for k in group.split(",")}
+    assert cited <= keys, f"cited but not in references.bib: {cited - keys}"
