@@ -87,3 +87,30 @@ def popularity_scores(train: Sequence[Sequence[int]], num_items: int) -> Tensor:
     for s in train:
         counts += torch.bincount(torch.tensor(s, dtype=torch.long), minlength=num_items + 1)
     return counts
+
+
+def ndcg_per_user(ranks: Tensor, k: int = 10) -> Tensor:
+    """Each user's NDCG@k from their 0-based rank (1 / log2(rank + 2) if rank < k, else 0)."""
+    ranks = ranks.double()
+    return torch.where(ranks < k, 1.0 / torch.log2(ranks + 2.0), 0.0)
+
+
+def paired_test(a: Tensor, b: Tensor, n: int = 10_000, seed: int = 0) -> dict[str, float]:
+    """Compare two models on the same users: mean of a - b, a 95% bootstrap interval for it
+    (users resampled), and a two-sided sign-flip permutation p-value (no difference = each
+    user's difference is as likely positive as negative)."""
+    if a.shape != b.shape:
+        raise ValueError(f"paired scores need the same users: {tuple(a.shape)} vs {tuple(b.shape)}")
+    d = (a - b).double()
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randint(0, len(d), (n, len(d)), generator=g)
+    boot = d[idx].mean(1)
+    signs = torch.randint(0, 2, (n, len(d)), generator=g).double() * 2 - 1
+    null = (signs * d).mean(1)
+    observed = d.mean()
+    return {
+        "mean_difference": observed.item(),
+        "ci_low": torch.quantile(boot, 0.025).item(),
+        "ci_high": torch.quantile(boot, 0.975).item(),
+        "p_value": ((null.abs() >= observed.abs()).sum().item() + 1) / (n + 1),
+    }

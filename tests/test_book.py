@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -79,7 +79,9 @@ def test_binder_installs_what_pyproject_needs_with_a_cpu_torch():
     assert (major, minor) >= (2, 1), "satisfies pyproject's torch>=2.1"
     assert "download.pytorch.org/whl/cpu" in (ROOT / "binder" / "requirements.txt").read_text()
     post = (ROOT / "binder" / "postBuild").read_text()
-    assert post.startswith("#!/bin/bash") and "set -e" in post and "pip install --no-deps -e ." in post
+    assert (
+        post.startswith("#!/bin/bash") and "set -e" in post and "pip install --no-deps -e ." in post
+    )
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
@@ -108,12 +110,16 @@ def test_every_figure_has_a_caption_and_timing_cells_are_exempt(path):
             assert "*Figure" in following, f"cell {i}: a figure without a caption after it"
         text = source(c)
         if "perf_counter" in text or "Explorer(" in text:
-            assert "nbval-ignore-output" in c["metadata"].get("tags", []), f"cell {i}: timing output"
+            assert "nbval-ignore-output" in c["metadata"].get("tags", []), (
+                f"cell {i}: timing output"
+            )
 
 
 def test_movielens_is_never_tracked():
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout
-    pattern = re.compile(r"(^|/)(u\.data|ratings\.(dat|csv)|ml-1m\.zip|ml-100k\.zip|sequences\.txt)$")
+    pattern = re.compile(
+        r"(^|/)(u\.data|ratings\.(dat|csv)|ml-1m\.zip|ml-100k\.zip|sequences\.txt)$"
+    )
     assert not [f for f in tracked.splitlines() if pattern.search(f)]
 
 

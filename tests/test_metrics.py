@@ -66,3 +66,25 @@ def test_negatives_avoid_seen_items_and_follow_popularity():
 def test_popularity_scores_count_training_items():
     counts = M.popularity_scores([[1, 2, 2], [2, 3]], num_items=4)
     assert counts.tolist() == [0, 1, 3, 1, 0]
+
+
+def test_ndcg_per_user_matches_the_average():
+    ranks = torch.tensor([0, 3, 12, 9])
+    per_user = M.ndcg_per_user(ranks)
+    assert per_user.mean().item() == pytest.approx(M.metrics_from_ranks(ranks)["ndcg@10"])
+    assert per_user[2] == 0
+
+
+def test_paired_test_finds_a_real_difference_and_not_a_fake_one():
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(2000, generator=g)
+    better = M.paired_test(a + 0.05, a, n=2000)
+    assert (
+        better["p_value"] < 0.01
+        and better["ci_low"] > 0.04
+        and better["mean_difference"] == pytest.approx(0.05)
+    )
+    noise = M.paired_test(a, a[torch.randperm(2000, generator=g)], n=2000)
+    assert noise["ci_low"] < 0 < noise["ci_high"] and noise["p_value"] > 0.05
+    with pytest.raises(ValueError, match="same users"):
+        M.paired_test(a, a[:10])

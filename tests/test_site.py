@@ -75,11 +75,15 @@ def open_page(browser, url: str):
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("requestfailed", lambda r: failed.append(r.url))
-    page.on("response", lambda r: failed.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
+    page.on(
+        "response", lambda r: failed.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None
+    )
     page.goto(url, wait_until="load")
     page.wait_for_timeout(300)
     if page.locator(".math").count():
-        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=15000)
+        page.wait_for_function(
+            "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=15000
+        )
         page.evaluate("() => MathJax.startup.promise")
     return page, errors, failed
 
@@ -89,7 +93,9 @@ def test_page(browser, base_url, path):
     page, errors, failed = open_page(browser, base_url + path)
     try:
         SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / (path.replace("/", "_").replace(".html", ".png"))), full_page=True)
+        page.screenshot(
+            path=str(SHOTS / (path.replace("/", "_").replace(".html", ".png"))), full_page=True
+        )
 
         bad = [e for e in errors + failed if not any(re.search(p, e) for p in EXTERNAL_OK)]
         assert not bad, f"console errors or failed requests: {bad}"
@@ -113,7 +119,9 @@ def test_page(browser, base_url, path):
         # internal links resolve to files of the site (relative to the page actually shown:
         # index.html redirects to the landing page)
         here = urlparse(page.url).path.lstrip("/") or "index.html"
-        for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))"):
+        for href in page.eval_on_selector_all(
+            "a[href]", "els => els.map(e => e.getAttribute('href'))"
+        ):
             parsed = urlparse(href)
             if parsed.scheme or href.startswith(("#", "mailto:")):
                 continue
@@ -130,7 +138,9 @@ def test_page(browser, base_url, path):
             assert colab and binder, "launch buttons for Colab and Binder"
             for h in colab + binder:
                 nb = re.search(r"(chapters/[\w.-]+\.ipynb)", unquote(h))
-                assert nb and (ROOT / nb.group(1)).exists(), f"launch link to a missing notebook: {h}"
+                assert nb and (ROOT / nb.group(1)).exists(), (
+                    f"launch link to a missing notebook: {h}"
+                )
                 assert "/main" in h or "main/" in h, f"launch link not on branch main: {h}"
             figures = page.locator("div.cell_output img").count()
             assert figures >= 1, "every chapter shows at least one figure"
@@ -140,12 +150,18 @@ def test_page(browser, base_url, path):
 
 def test_widget_cells_show_a_static_figure(browser, base_url):
     """Pages with an explorer show a real figure from a committed run, never an empty widget."""
-    for path in ("chapters/02_quadratic_cost.html", "chapters/04_hydra_attention.html", "chapters/07_training.html"):
+    for path in (
+        "chapters/02_quadratic_cost.html",
+        "chapters/04_hydra_attention.html",
+        "chapters/07_training.html",
+    ):
         page, _, _ = open_page(browser, base_url + path)
         try:
             hint = page.get_by_text("Interactive controls: run this notebook").first
             assert hint.count() == 1, f"{path}: explorer cell missing"
             cell = hint.locator("xpath=ancestor::div[contains(@class, 'cell_output')]")
-            assert cell.locator("img").count() >= 1, f"{path}: explorer cell without its static figure"
+            assert cell.locator("img").count() >= 1, (
+                f"{path}: explorer cell without its static figure"
+            )
         finally:
             page.close()
