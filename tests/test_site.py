@@ -55,15 +55,20 @@ def base_url():
     httpd.shutdown()
 
 
+FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def browser():
     """Headless Debian chromium, with the flags this closed network needs."""
     with playwright.sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )  # fmt: skip
+            args=FLAGS,
+        )
         yield b
         b.close()
 
