@@ -210,6 +210,18 @@ def most_popular(
     }  # fmt: skip
 
 
+def test_at(result: dict, seconds: float, clock: str = "cpu_s") -> dict | None:
+    """The test metrics a run had after ``seconds`` (of ``clock``: 'cpu_s' or 'wall_s'): those
+    recorded at its best validation epoch among the epochs finished by then. Needs a run made
+    with ``test_every_epoch``; None if no epoch finished in time."""
+    done = [r for r in result["history"] if "valid" in r and r[clock] <= seconds]
+    if not done:
+        return None
+    if "test" not in done[0]:
+        raise ValueError("this run did not record test metrics per epoch (test_every_epoch)")
+    return max(done, key=lambda r: r["valid"]["ndcg@10"])["test"]
+
+
 # ----------------------------------------------------------------------------- checkpoints
 
 

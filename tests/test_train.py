@@ -150,3 +150,16 @@ def test_most_popular_baseline_and_cpu_budget(tmp_path):
 def test_unknown_device_is_a_clear_error():
     with pytest.raises(ValueError, match="device"):
         T.train(small(device="tpu"), data=synthetic(), progress=False)
+
+
+def test_test_at_picks_the_best_validated_epoch_in_time():
+    hist = [
+        {"epoch": 1, "cpu_s": 10, "valid": {"ndcg@10": 0.1}, "test": {"ndcg@10": 0.11}},
+        {"epoch": 2, "cpu_s": 20, "valid": {"ndcg@10": 0.3}, "test": {"ndcg@10": 0.28}},
+        {"epoch": 3, "cpu_s": 30, "valid": {"ndcg@10": 0.2}, "test": {"ndcg@10": 0.35}},
+    ]
+    assert T.test_at({"history": hist}, 5) is None
+    assert T.test_at({"history": hist}, 15)["ndcg@10"] == 0.11
+    assert T.test_at({"history": hist}, 99)["ndcg@10"] == 0.28  # chosen by validation, not test
+    with pytest.raises(ValueError, match="test_every_epoch"):
+        T.test_at({"history": [{"epoch": 1, "cpu_s": 1, "valid": {"ndcg@10": 0}}]}, 9)
