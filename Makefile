@@ -11,7 +11,6 @@ SHARED_DATA ?= ../shared/data/movielens
 # else the package downloads it from GroupLens into your user cache on first use.
 HYDRAREC_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(CURDIR)/.data/movielens,)
 export HYDRAREC_DATA
-export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 .PHONY: book test site-test lint data clean help
@@ -38,7 +37,7 @@ book: $(VENV)/.installed
 
 test: $(VENV)/.installed data
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q -m "not site"
+	$(PY) -m pytest -q -rs -m "not site"
 
 site-test: $(VENV)/.installed
 	$(PY) -m pytest -q -m site tests/test_site.py
