@@ -37,7 +37,7 @@ book: $(VENV)/.installed
 
 test: $(VENV)/.installed data
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q -rs -m "not site"
+	$(PY) -m pytest -q -rs --ignore=tests/test_site.py
 
 site-test: $(VENV)/.installed
 	$(PY) -m pytest -q -m site tests/test_site.py
