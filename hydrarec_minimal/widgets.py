@@ -20,6 +20,12 @@ from .train import Stopped, TrainConfig, train
 POW2 = [2**i for i in range(4, 17)]  # 16 .. 65,536
 
 
+def show_figure(fig: plt.Figure) -> None:
+    """Display a figure once (into the current output) and close it, on any backend."""
+    display(fig)
+    plt.close(fig)
+
+
 class Panel(W.VBox):
     """A VBox whose text form (what a static page without widget support shows) is a hint."""
 
@@ -126,14 +132,12 @@ class RuntimeExplorer:
         """Draw the current rows into the output area."""
         with self.out:
             self.out.clear_output(wait=True)
-            fig = runtime_figure(self.rows)
-            plt.show(fig)
+            show_figure(runtime_figure(self.rows))
 
     def show(self, rows: list[dict] | None = None, title: str | None = None) -> None:
         """Display a static figure of ``rows`` (committed results) and then the controls."""
         if rows:
-            fig = runtime_figure(rows, title)
-            plt.show(fig)
+            show_figure(runtime_figure(rows, title))
             print(crossover_sentence(rows, html=False))
         display(self.panel)
 
@@ -358,12 +362,12 @@ class TrainingExplorer:
         """Draw the loss and validation curves of the epochs so far."""
         with self.out:
             self.out.clear_output(wait=True)
-            plt.show(training_figure({"live run": self.history}))
+            show_figure(training_figure({"live run": self.history}))
 
     def show(self, runs: dict[str, list[dict]] | None = None, title: str | None = None) -> None:
         """Display a static figure of stored runs' histories, then the controls."""
         if runs:
-            plt.show(training_figure(runs, title))
+            show_figure(training_figure(runs, title))
         display(self.panel)
 
 
