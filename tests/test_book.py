@@ -99,7 +99,7 @@ def test_chapter_shape(path):
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
-def test_every_figure_has_a_caption_and_timing_cells_are_exempt(path):
+def test_every_figure_has_a_caption_and_alt_text_and_timing_cells_are_exempt(path):
     cs = cells(path)
     for i, c in enumerate(cs):
         if c["cell_type"] != "code":
@@ -108,6 +108,8 @@ def test_every_figure_has_a_caption_and_timing_cells_are_exempt(path):
         if has_png:
             following = next((source(n) for n in cs[i + 1 :] if n["cell_type"] == "markdown"), "")
             assert "*Figure" in following, f"cell {i}: a figure without a caption after it"
+            alt = c["metadata"].get("mystnb", {}).get("image", {}).get("alt", "")
+            assert len(alt) > 20, f"cell {i}: a figure without alt text (mystnb.image.alt)"
         text = source(c)
         if "perf_counter" in text or "Explorer(" in text:
             assert "nbval-ignore-output" in c["metadata"].get("tags", []), (

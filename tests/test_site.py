@@ -111,10 +111,13 @@ def test_page(browser, base_url, path):
             assert page.locator("mjx-container").count() >= n_math, "every equation typeset"
             assert not [u for u in failed if "mathjax" in u.lower()]
 
-        # every figure image loads
+        # every figure image loads, and every figure in a cell's output has real alt text
         for img in page.locator("img").all():
             ok = img.evaluate("i => i.complete && i.naturalWidth > 0 && i.naturalHeight > 0")
             assert ok, f"image does not load: {img.get_attribute('src')}"
+        for img in page.locator("div.cell_output img").all():
+            alt = img.get_attribute("alt") or ""
+            assert len(alt) > 20 and not alt.endswith(".png"), f"figure without alt text: {alt!r}"
 
         # no stored output is a traceback
         text = page.inner_text("body")
