@@ -4,6 +4,7 @@
 # does not shorten a run), test metrics recorded every epoch for the 5- and 15-minute points.
 # Resumable: re-running skips finished runs and resumes interrupted ones from their checkpoint.
 # Usage: bash results/run_main_table.sh   (writes results/main/*.json; checkpoints in runs/)
+# SEEDS="1 2" and NAMES="sasrec ..." restrict it to some seeds or models.
 set -eu
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -22,7 +23,7 @@ mkdir -p results/main runs/main
   $PY -m hydrarec_minimal.train --dataset ml-1m --most-popular --out runs/main/most_popular
   cp runs/main/most_popular/metrics.json results/main/most_popular.json; }
 for SEED in ${SEEDS:-0 1 2}; do
-  for NAME in sasrec hydrarec_causal linear_causal bert4rec hydrarec_bidirectional; do
+  for NAME in ${NAMES:-sasrec hydrarec_causal linear_causal bert4rec hydrarec_bidirectional}; do
     OUT=runs/main/${NAME}_s${SEED}
     [ -f results/main/${NAME}_s${SEED}.json ] && continue
     $PY -m hydrarec_minimal.train $COMMON ${MODELS[$NAME]} --seed $SEED --resume --out $OUT
