@@ -28,6 +28,7 @@ from functools import partial
 from pathlib import Path
 
 import torch
+from torch import Tensor
 
 from .attention import hydra_attention, linear_attention, sdpa_attention, softmax_attention
 
@@ -414,21 +415,64 @@ def crossover(rows: list[dict], fast: str, slow: str) -> int | None:
 # ----------------------------------------------------------------------------- roofline
 
 
+def _stream_buffers(nbytes: int, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+    """Three float32 tensors of ``nbytes`` each, for the STREAM-style probes."""
+    return tuple(torch.ones(nbytes // 4, device=device) for _ in range(3))
+
+
+def _probe_bandwidth(bufs: tuple[Tensor, Tensor, Tensor], device: torch.device) -> dict:
+    """One copy (2 x bytes moved) and one add (3 x bytes) on ``bufs``; GB/s of each."""
+    a, b, c = bufs
+    nbytes = a.numel() * a.element_size()
+    copy = time_call(lambda: c.copy_(a), device, 1, warmup=0)[0]
+    add = time_call(lambda: torch.add(a, b, out=c), device, 1, warmup=0)[0]
+    return {"copy_GBps": 2 * nbytes / copy / 1e9, "add_GBps": 3 * nbytes / add / 1e9}
+
+
 def measure_bandwidth(nbytes: int = 2**30, repeats: int = 5, device: str = "cpu") -> dict:
     """Memory bandwidth of the device, STREAM style: copy (2 x bytes) and add (3 x bytes) on
     ``nbytes`` float32 tensors, best of ``repeats``; returns GB/s of each and their maximum."""
     dev = resolve_device(device)
-    n = nbytes // 4
-    a, b, c = (torch.ones(n, device=dev) for _ in range(3))
-    copy = min(time_call(lambda: c.copy_(a), dev, repeats))
-    add = min(time_call(lambda: torch.add(a, b, out=c), dev, repeats))
-    out = {
-        "copy_GBps": 2 * nbytes / copy / 1e9,
-        "add_GBps": 3 * nbytes / add / 1e9,
-        "bytes": nbytes,
-    }
+    bufs = _stream_buffers(nbytes, dev)
+    _probe_bandwidth(bufs, dev)  # warm-up: first touch of the pages
+    probes = [_probe_bandwidth(bufs, dev) for _ in range(repeats)]
+    out = {key: max(p[key] for p in probes) for key in ("copy_GBps", "add_GBps")}
+    out["bytes"] = nbytes
     out["GBps"] = max(out["copy_GBps"], out["add_GBps"])
     return out
+
+
+def paired_roofline(
+    call: Callable[[], object],
+    traffic_bytes: int,
+    bufs: tuple[Tensor, Tensor, Tensor],
+    device: torch.device,
+    repeats: int = 11,
+    calls_per_round: int = 3,
+) -> dict:
+    """Time ``call`` and the bandwidth probe alternately, ``repeats`` rounds, so both see the
+    same machine (on a shared VM the memory bus's speed drifts by a third within minutes).
+    Each round keeps the best of ``calls_per_round`` calls after one warm-up call, since the
+    probe's gigabyte evicts the call's buffers from the cache.
+
+    Returns the best call time and the median of the rounds' best, the best probe of the
+    same window, and the achieved fraction of bandwidth: best achieved rate over best probe,
+    and the median of the per-round ratios (each call against the probe just before it)."""
+    times, probes = [], []
+    for _ in range(repeats):
+        p = _probe_bandwidth(bufs, device)
+        probes.append(max(p["copy_GBps"], p["add_GBps"]))
+        times.append(min(time_call(call, device, calls_per_round, warmup=1)))
+    rates = [traffic_bytes / t / 1e9 for t in times]
+    ratios = sorted(r / b for r, b in zip(rates, probes))
+    return {
+        "median_s": sorted(times)[len(times) // 2],
+        "min_s": min(times),
+        "GBps": max(rates),
+        "bandwidth_GBps": max(probes),
+        "fraction_of_bandwidth": max(rates) / max(probes),
+        "median_round_fraction": ratios[len(ratios) // 2],
+    }
 
 
 def roofline(
@@ -438,14 +482,16 @@ def roofline(
     repeats: int = 11,
     device: str = "cpu",
     methods: Iterable[str] = ("simple", "chunked", "tiled"),
+    bandwidth_bytes: int = 2**30,
 ) -> dict:
     """Achieved bandwidth of Hydra (non-causal and causal, each method) against the measured
     limit, counting the minimal traffic: read q, k, v and write the output once (4 B T D
-    floats). Best-of-``repeats`` on both sides (the bandwidth is the best copy or add, so the
-    achieved rate is the best call too); medians are kept in the rows. Also times SDPA at the
-    same size for the speed-up."""
+    floats). Each method is timed alternately with a copy/add probe (``paired_roofline``), so
+    the fraction compares the two under the same conditions. Also times SDPA at the same size
+    for the speed-up."""
     dev = resolve_device(device)
-    bw = measure_bandwidth(device=device)
+    bw = measure_bandwidth(bandwidth_bytes, device=device)
+    bufs = _stream_buffers(bandwidth_bytes, dev)
     rows = []
     g = torch.Generator().manual_seed(0)
     for d in dims:
@@ -457,20 +503,10 @@ def roofline(
                     continue
                 with torch.no_grad():
                     call = partial(hydra_attention, q, k, v, causal=causal, method=method)
-                    times = time_call(call, dev, repeats)
-                med = sorted(times)[len(times) // 2]
+                    row = paired_roofline(call, minimal, bufs, dev, repeats)
+                variant = "hydra_causal" if causal else "hydra"
                 rows.append(
-                    {
-                        "variant": "hydra_causal" if causal else "hydra",
-                        "method": method,
-                        "D": d,
-                        "T": t,
-                        "B": batch,
-                        "median_s": med,
-                        "min_s": min(times),
-                        "GBps": minimal / min(times) / 1e9,
-                        "fraction_of_bandwidth": minimal / min(times) / 1e9 / bw["GBps"],
-                    }
+                    {"variant": variant, "method": method, "D": d, "T": t, "B": batch, **row}
                 )
             with torch.no_grad():
                 sd = time_call(

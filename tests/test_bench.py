@@ -120,3 +120,22 @@ def test_measure_peak_sees_a_large_allocation():
     if peak is None:
         pytest.skip("no /proc on this system")
     assert peak >= 60 * 2**20
+
+
+def test_roofline_pairs_each_call_with_a_bandwidth_probe():
+    res = B.roofline(dims=(8,), t=256, batch=2, repeats=3, bandwidth_bytes=2**20)
+    assert res["bandwidth"]["bytes"] == 2**20 and res["bandwidth"]["GBps"] > 0
+    hydra = [r for r in res["rows"] if r["variant"].startswith("hydra")]
+    assert {(r["variant"], r["method"]) for r in hydra} == {
+        ("hydra", "simple"),
+        ("hydra", "tiled"),
+        ("hydra_causal", "simple"),
+        ("hydra_causal", "chunked"),
+        ("hydra_causal", "tiled"),
+    }
+    for r in hydra:
+        assert r["min_s"] <= r["median_s"]
+        assert r["GBps"] == pytest.approx(4 * 2 * 256 * 8 * 4 / r["min_s"] / 1e9)
+        assert r["fraction_of_bandwidth"] == pytest.approx(r["GBps"] / r["bandwidth_GBps"])
+        assert r["median_round_fraction"] > 0
+    assert {r["variant"] for r in res["rows"]} >= {"sdpa", "sdpa_causal"}
