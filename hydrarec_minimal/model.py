@@ -180,8 +180,9 @@ def losses(
 
     ``ce``: cross-entropy over the full catalogue (SASRec+, Klenitskiy & Vasilev 2023).
     ``sampled``: softmax over the target and ``negatives`` uniform negatives shared by the batch.
-    ``gbce``: gSASRec's generalised BCE (Petrov & Macdonald 2023) with ``negatives`` uniform
-    negatives per position and calibration t = ``gbce_t``.
+    ``gbce``: gSASRec's generalised BCE (Petrov & Macdonald 2023) with calibration t =
+    ``gbce_t`` and ``negatives`` uniform negatives shared by the batch (gSASRec draws them per
+    sequence).
     """
     keep = targets > 0
     h, y = hidden[keep], targets[keep]  # (P, d), (P,): only positions that have a target
