@@ -173,3 +173,11 @@ def test_widget_cells_show_a_static_figure(browser, base_url):
             )
         finally:
             page.close()
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_names_its_icon(path):
+    """Every page, the root redirect included, links the favicon: without the link a browser
+    asks for /favicon.ico, which the site does not have (a 404 in the console)."""
+    html = (HTML / path).read_text(encoding="utf-8")
+    assert re.search(r'<link[^>]+rel="(shortcut )?icon"', html), f"{path}: no <link rel=icon>"
