@@ -127,3 +127,32 @@ def test_sampled_losses_are_finite_and_prefer_the_target(kind):
     assert torch.isfinite(good) and torch.isfinite(bad) and good < bad
     with pytest.raises(ValueError, match="loss must be"):
         losses(w[y], y, w, "hinge")
+
+
+@pytest.mark.parametrize("kind", ["sampled", "gbce"])
+def test_sampled_losses_match_their_definition(kind):
+    """Negatives are drawn per sequence, (B, K), from the generator; a negative that is the
+    target is left out; gBCE weighs the positive by beta (Petrov & Macdonald 2023)."""
+    torch.manual_seed(0)
+    n, k, t = 30, 8, 0.75
+    h = torch.randn(3, 5, 4, dtype=torch.float64)
+    w = torch.randn(n + 1, 4, dtype=torch.float64)
+    y = torch.randint(1, n + 1, (3, 5))
+    y[0, :2] = 0  # padding: no target
+    neg = torch.randint(1, n + 1, (3, k), generator=torch.Generator().manual_seed(7))
+    terms = []
+    for b in range(3):
+        for i in range(5):
+            if y[b, i] == 0:
+                continue
+            pos = h[b, i] @ w[y[b, i]]
+            negs = [h[b, i] @ w[j] for j in neg[b] if j != y[b, i]]
+            if kind == "sampled":
+                terms.append(-torch.log_softmax(torch.stack([pos, *negs]), 0)[0])
+            else:
+                alpha = k / (n - 1)
+                beta = alpha * (t * (1 - 1 / alpha) + 1 / alpha)
+                terms.append(-beta * F.logsigmoid(pos) - sum(F.logsigmoid(-s) for s in negs))
+    expected = torch.stack(terms).mean()
+    got = losses(h, y, w, kind, negatives=k, gbce_t=t, generator=torch.Generator().manual_seed(7))
+    torch.testing.assert_close(got, expected)
