@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from . import fused
+
 FeatureMap = Callable[[Tensor], Tensor]
 
 # Tile size of the cache-tiled Hydra kernels, in tokens at D = 32 (scaled by 32 / D).
@@ -253,7 +255,7 @@ def _causal_linear_chunked(qh: Tensor, kh: Tensor, vh: Tensor, chunk: int) -> tu
 
 # ----------------------------------------------------------------------------- Hydra
 
-HydraMethod = Literal["auto", "simple", "cumsum", "chunked", "tiled"]
+HydraMethod = Literal["auto", "simple", "cumsum", "chunked", "tiled", "fused"]
 
 
 def hydra_attention(
@@ -271,20 +273,25 @@ def hydra_attention(
     sum runs over t <= i, a prefix sum over time. Methods (equal up to rounding):
     ``simple`` (the formula; causal by ``torch.cumsum``, alias ``cumsum``), ``chunked``
     (causal only: blocked prefix sum by small triangular matmuls), ``tiled`` (cache-sized
-    token tiles into preallocated buffers; inference only, no autograd). ``auto`` takes
-    ``tiled`` for large CPU inputs that need no gradient, else ``simple``.
+    token tiles into preallocated buffers; inference only, no autograd), ``fused`` (one C
+    loop, ``fused.py``: float32 CPU inference only, needs a C compiler). ``auto`` takes
+    ``fused`` (else ``tiled``) for large CPU inputs that need no gradient, else ``simple``.
     """
     check_qkv(q, k, v, key_padding_mask)
-    if method not in ("auto", "simple", "cumsum", "chunked", "tiled"):
+    if method not in ("auto", "simple", "cumsum", "chunked", "tiled", "fused"):
         raise ValueError(f"unknown Hydra method {method!r}")
     if method == "auto":
         big_cpu = q.device.type == "cpu" and q.numel() >= 1 << 18  # tiling is a CPU-cache trick
         method = "tiled" if big_cpu and not _needs_grad(q, k, v) else "simple"
+        if method == "tiled" and q.dtype == torch.float32 and fused.available():
+            method = "fused"
     if method == "chunked" and not causal:
         raise ValueError("method='chunked' is a causal prefix sum; use causal=True")
-    if method == "tiled":
+    if method in ("tiled", "fused"):
         if _needs_grad(q, k, v):
-            raise ValueError("method='tiled' has no backward pass; use 'simple' when training")
+            raise ValueError(f"method={method!r} has no backward pass; use 'simple' when training")
+        if method == "fused":
+            return fused.hydra_fused(q, k, v, causal, key_padding_mask, eps)
         tiled = _hydra_causal_tiled if causal else _hydra_tiled
         return tiled(q, k, v, key_padding_mask, eps)
     kv = _zero_padded(cosine_feature_map(k, eps) * v, key_padding_mask)  # (B, T, D)

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from . import fused
 from .attention import hydra_attention, linear_attention, sdpa_attention, softmax_attention
 
 # ----------------------------------------------------------------------------- environment
@@ -481,14 +482,14 @@ def roofline(
     batch: int = 4,
     repeats: int = 11,
     device: str = "cpu",
-    methods: Iterable[str] = ("simple", "chunked", "tiled"),
+    methods: Iterable[str] = ("simple", "chunked", "tiled", "fused"),
     bandwidth_bytes: int = 2**30,
 ) -> dict:
     """Achieved bandwidth of Hydra (non-causal and causal, each method) against the measured
     limit, counting the minimal traffic: read q, k, v and write the output once (4 B T D
     floats). Each method is timed alternately with a copy/add probe (``paired_roofline``), so
-    the fraction compares the two under the same conditions. Also times SDPA at the same size
-    for the speed-up."""
+    the fraction compares the two under the same conditions (``fused`` only where the C
+    kernel builds). Also times SDPA at the same size for the speed-up."""
     dev = resolve_device(device)
     bw = measure_bandwidth(bandwidth_bytes, device=device)
     bufs = _stream_buffers(bandwidth_bytes, dev)
@@ -499,7 +500,9 @@ def roofline(
         minimal = 4 * q.numel() * q.element_size()
         for causal in (False, True):
             for method in methods:
-                if method == "chunked" and not causal:
+                if (method == "chunked" and not causal) or (
+                    method == "fused" and not fused.available()
+                ):
                     continue
                 with torch.no_grad():
                     call = partial(hydra_attention, q, k, v, causal=causal, method=method)
@@ -515,7 +518,7 @@ def roofline(
             rows.append(
                 {
                     "variant": "sdpa_causal" if causal else "sdpa",
-                    "method": "fused",
+                    "method": "torch sdpa",
                     "D": d,
                     "T": t,
                     "B": batch,

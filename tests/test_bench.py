@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from hydrarec_minimal import bench as B
+from hydrarec_minimal import fused
 
 
 def test_softmax_costs_by_hand():
@@ -132,7 +133,7 @@ def test_roofline_pairs_each_call_with_a_bandwidth_probe():
         ("hydra_causal", "simple"),
         ("hydra_causal", "chunked"),
         ("hydra_causal", "tiled"),
-    }
+    } | ({("hydra", "fused"), ("hydra_causal", "fused")} if fused.available() else set())
     for r in hydra:
         assert r["min_s"] <= r["median_s"]
         assert r["GBps"] == pytest.approx(4 * 2 * 256 * 8 * 4 / r["min_s"] / 1e9)
