@@ -112,7 +112,9 @@ void hydra_causal(const float *q, const float *k, const float *v, const uint8_t 
 }
 """
 
-FLAGS = ["-O3", "-fopenmp", "-shared", "-fPIC"]  # portable: no -march=native in a shared cache
+# Portable (no -march=native: the cache may be shared by machines); compilers without OpenMP
+# (Apple's clang) get a second try without it, and the loops then run on one thread.
+FLAGS = ["-O3", "-fopenmp", "-shared", "-fPIC"]
 
 
 def cache_dir() -> Path:
@@ -143,11 +145,12 @@ def build(directory: Path | None = None) -> Path:
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
         src, so = Path(tmp) / "hydra_fused.c", Path(tmp) / "hydra_fused.so"
         src.write_text(SOURCE)
-        run = subprocess.run([cc, *FLAGS, str(src), "-o", str(so), "-lm"], capture_output=True)
-        if run.returncode != 0:
-            raise RuntimeError(f"compiling the fused Hydra kernel failed:\n{run.stderr.decode()}")
-        os.replace(so, lib)  # atomic: a half-written library is never seen by another process
-    return lib
+        for flags in (FLAGS, [f for f in FLAGS if f != "-fopenmp"]):  # no OpenMP: one thread
+            run = subprocess.run([cc, *flags, str(src), "-o", str(so), "-lm"], capture_output=True)
+            if run.returncode == 0:
+                os.replace(so, lib)  # atomic: another process never sees a half-written library
+                return lib
+    raise RuntimeError(f"compiling the fused Hydra kernel failed:\n{run.stderr.decode()}")
 
 
 @functools.cache

@@ -71,6 +71,20 @@ def test_build_reports_a_failing_or_missing_compiler(tmp_path, monkeypatch):
 
 
 @needs_kernel
+def test_build_without_openmp_falls_back_to_one_thread(tmp_path, monkeypatch):
+    """A compiler that rejects -fopenmp (Apple's clang) still builds the library."""
+    wrapper = tmp_path / "cc-no-openmp"
+    wrapper.write_text(
+        f'#!/bin/sh\ncase "$*" in *-fopenmp*) exit 1;; esac\nexec {fused.compiler()} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("CC", str(wrapper))
+    monkeypatch.setattr(fused, "SOURCE", fused.SOURCE + "\n/* no OpenMP */\n")
+    lib = fused.build(tmp_path / "cache")
+    assert lib.exists() and lib.suffix == ".so"
+
+
+@needs_kernel
 def test_build_is_cached(tmp_path):
     first = fused.build(tmp_path)
     stamp = first.stat().st_mtime_ns
