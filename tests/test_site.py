@@ -35,6 +35,10 @@ EXTERNAL_OK = [
     r"mybinder\.org|colab\.research\.google\.com",
     # Chromium's own blocked network lookups (--disable-background-networking leaves a few).
     r"net::ERR_NAME_NOT_RESOLVED|net::ERR_INTERNET_DISCONNECTED",
+    # Requests the browser cancels itself when a page navigates on (the root page redirects to
+    # the landing page while its favicon may still be loading); a missing file is still caught,
+    # as an HTTP status >= 400.
+    r"\(net::ERR_ABORTED\)$",
 ]
 
 if not HTML.joinpath("index.html").exists():
@@ -79,7 +83,7 @@ def open_page(browser, url: str):
     errors, failed = [], []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("requestfailed", lambda r: failed.append(r.url))
+    page.on("requestfailed", lambda r: failed.append(f"{r.url} ({r.failure})"))
     page.on(
         "response", lambda r: failed.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None
     )
