@@ -27,7 +27,8 @@ def ranks_of(name: str, group: str, data, split) -> list[int] | None:
     ckpt = ROOT / "runs" / group / name / "checkpoint.pt"
     if name == "most_popular":
         scores = most_popular_scores(split, data.num_items, data.num_users)
-    elif ckpt.exists():
+    elif ckpt.exists():  # the run's own thread count: sums are then added in the same order
+        torch.set_num_threads(result["config"].get("threads") or torch.get_num_threads())
         model = HydraRec(ModelConfig(**result["model"]))
         model.load_state_dict(load_checkpoint(ckpt)["best_state"])
         scores = score_users(model, split.test_input)
@@ -55,5 +56,4 @@ def main(group: str = "main") -> None:
 
 
 if __name__ == "__main__":
-    torch.set_num_threads(1)
     main(*sys.argv[1:])
