@@ -186,6 +186,14 @@ def hydra_fused(
             raise ValueError(
                 f"method='fused' needs float32 CPU tensors, got {name} {x.dtype} on {x.device}"
             )
+    if q.dim() != 3 or q.shape != k.shape or k.shape != v.shape:  # the C loop trusts the shapes
+        raise ValueError(f"q, k, v must share one (batch, time, dim) shape, got "
+                         f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")  # fmt: skip
+    if key_padding_mask is not None and tuple(key_padding_mask.shape) != tuple(q.shape[:2]):
+        raise ValueError(
+            f"key_padding_mask must be (batch, time) = {tuple(q.shape[:2])}, "
+            f"got {tuple(key_padding_mask.shape)}"
+        )
     lib = _library()
     if lib is None:
         raise RuntimeError("the fused kernel is not available here (no working C compiler)")

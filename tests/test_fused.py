@@ -53,6 +53,10 @@ def test_fused_refuses_what_it_cannot_do():
     q, k, v = qkv(1, 4, 3)
     with pytest.raises(ValueError, match="float32 CPU"):
         fused.hydra_fused(q.double(), k.double(), v.double())
+    with pytest.raises(ValueError, match="share one"):  # wrong shapes never reach the C loop
+        fused.hydra_fused(q, k[:, :3], v)
+    with pytest.raises(ValueError, match="key_padding_mask"):
+        fused.hydra_fused(q, k, v, key_padding_mask=torch.zeros(1, 5, dtype=torch.bool))
     q.requires_grad_(True)
     with pytest.raises(ValueError, match="no backward"):
         hydra_attention(q, k, v, method="fused")
