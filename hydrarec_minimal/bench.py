@@ -127,6 +127,31 @@ def keep_freed_memory() -> bool:
         return False
 
 
+def trim_freed_memory(fraction: float = 0.5) -> bool:
+    """Hand freed heap memory back to the OS (glibc ``malloc_trim``) once this process holds
+    more than ``fraction`` of the machine's RAM: with ``keep_freed_memory`` nothing is ever
+    returned, and the heap's free gaps grow over a long run (a 45-minute training run here
+    reached 24 GB and was killed). Returns True when it trimmed."""
+    rss, total = _proc_status("VmRSS"), _meminfo("MemTotal")
+    if rss is None or total is None or rss < fraction * total:
+        return False
+    try:
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
+def _meminfo(key: str) -> int | None:
+    """A field of /proc/meminfo in bytes (Linux), else None."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def _proc_status(key: str) -> int | None:
     """A byte count from /proc/self/status (Linux), e.g. 'VmRSS' or 'VmHWM'."""
     try:

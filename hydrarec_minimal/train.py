@@ -25,7 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import metrics as M
-from .bench import _proc_status, environment, keep_freed_memory, resolve_device
+from .bench import _proc_status, environment, keep_freed_memory, resolve_device, trim_freed_memory
 from .data import SequenceData, Split, load_movielens, pad_left
 from .model import HydraRec, ModelConfig, count_parameters, losses
 
@@ -365,6 +365,8 @@ def train(
                 stale = 0
             else:
                 stale += 1
+        if device.type == "cpu":
+            trim_freed_memory()  # bounded memory over long runs (see its docstring)
         record["wall_s"], record["cpu_s"] = wall(), cpu()
         history.append(record)
         if progress:

@@ -140,3 +140,15 @@ def test_roofline_pairs_each_call_with_a_bandwidth_probe():
         assert r["fraction_of_bandwidth"] == pytest.approx(r["GBps"] / r["bandwidth_GBps"])
         assert r["median_round_fraction"] > 0
     assert {r["variant"] for r in res["rows"]} >= {"sdpa", "sdpa_causal"}
+
+
+def test_trim_freed_memory_returns_kept_memory_only_above_its_threshold():
+    if not B.keep_freed_memory() or B._proc_status("VmRSS") is None:
+        pytest.skip("glibc and /proc only")
+    x = torch.ones(256 * 2**20 // 4)  # 256 MiB from the heap (mmap is off now), then freed
+    del x
+    before = B._proc_status("VmRSS")
+    assert not B.trim_freed_memory(fraction=2.0), "never trims below its threshold"
+    assert B._proc_status("VmRSS") > before - 64 * 2**20
+    B.trim_freed_memory(fraction=0.0)
+    assert B._proc_status("VmRSS") < before - 128 * 2**20, "the freed 256 MiB went back to the OS"
