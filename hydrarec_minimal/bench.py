@@ -132,7 +132,7 @@ def trim_freed_memory(fraction: float = 0.5) -> bool:
     more than ``fraction`` of the machine's RAM: with ``keep_freed_memory`` nothing is ever
     returned, and the heap's free gaps grow over a long run (a 45-minute training run here
     reached 24 GB and was killed). Returns True when it trimmed."""
-    rss, total = _proc_status("VmRSS"), _meminfo("MemTotal")
+    rss, total = _proc_status("VmRSS"), _proc_status("MemTotal", "/proc/meminfo")
     if rss is None or total is None or rss < fraction * total:
         return False
     try:
@@ -141,21 +141,11 @@ def trim_freed_memory(fraction: float = 0.5) -> bool:
         return False
 
 
-def _meminfo(key: str) -> int | None:
-    """A field of /proc/meminfo in bytes (Linux), else None."""
+def _proc_status(key: str, path: str = "/proc/self/status") -> int | None:
+    """A byte count from a /proc file in 'Key: N kB' form (Linux): this process's
+    /proc/self/status ('VmRSS', 'VmHWM') or /proc/meminfo ('MemTotal')."""
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def _proc_status(key: str) -> int | None:
-    """A byte count from /proc/self/status (Linux), e.g. 'VmRSS' or 'VmHWM'."""
-    try:
-        for line in open("/proc/self/status"):
+        for line in open(path):
             if line.startswith(key + ":"):
                 return int(line.split()[1]) * 1024
     except OSError:

@@ -181,19 +181,11 @@ def hydra_fused(
     eps: float = 1e-6,
 ) -> Tensor:
     """Hydra attention by the fused C loop: contiguous float32 CPU tensors, no autograd."""
-    for name, x in (("q", q), ("k", k), ("v", v)):
-        if x.device.type != "cpu" or x.dtype != torch.float32:
-            raise ValueError(
-                f"method='fused' needs float32 CPU tensors, got {name} {x.dtype} on {x.device}"
-            )
-    if q.dim() != 3 or q.shape != k.shape or k.shape != v.shape:  # the C loop trusts the shapes
-        raise ValueError(f"q, k, v must share one (batch, time, dim) shape, got "
-                         f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")  # fmt: skip
-    if key_padding_mask is not None and tuple(key_padding_mask.shape) != tuple(q.shape[:2]):
-        raise ValueError(
-            f"key_padding_mask must be (batch, time) = {tuple(q.shape[:2])}, "
-            f"got {tuple(key_padding_mask.shape)}"
-        )
+    from .attention import check_qkv  # attention imports this module: import at call time
+
+    check_qkv(q, k, v, key_padding_mask)  # the C loop trusts the shapes: check them first
+    if q.device.type != "cpu" or q.dtype != torch.float32:
+        raise ValueError(f"method='fused' needs float32 CPU tensors, got {q.dtype} on {q.device}")
     lib = _library()
     if lib is None:
         raise RuntimeError("the fused kernel is not available here (no working C compiler)")

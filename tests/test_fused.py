@@ -53,7 +53,7 @@ def test_fused_refuses_what_it_cannot_do():
     q, k, v = qkv(1, 4, 3)
     with pytest.raises(ValueError, match="float32 CPU"):
         fused.hydra_fused(q.double(), k.double(), v.double())
-    with pytest.raises(ValueError, match="share one"):  # wrong shapes never reach the C loop
+    with pytest.raises(ValueError, match="same shape"):  # wrong shapes never reach the C loop
         fused.hydra_fused(q, k[:, :3], v)
     with pytest.raises(ValueError, match="key_padding_mask"):
         fused.hydra_fused(q, k, v, key_padding_mask=torch.zeros(1, 5, dtype=torch.bool))
