@@ -266,6 +266,7 @@ def hydra_attention(
     key_padding_mask: Tensor | None = None,
     method: HydraMethod = "auto",
     eps: float = 1e-6,
+    mean: bool = False,
 ) -> Tensor:
     """Hydra attention (Bolya et al. 2022): H = D heads, cosine kernel, O(T D).
 
@@ -276,7 +277,33 @@ def hydra_attention(
     token tiles into preallocated buffers; inference only, no autograd), ``fused`` (one C
     loop, ``fused.py``: float32 CPU inference only, needs a C compiler). ``auto`` takes
     ``fused`` (else ``tiled``) for large CPU inputs that need no gradient, else ``simple``.
+    ``mean=True`` divides each row by the number of keys it sums (a running mean when causal),
+    so the output's scale does not grow with the position: a variant, not in the paper.
     """
+    out = _hydra_sum(q, k, v, causal, key_padding_mask, method, eps)
+    return out / keys_summed(key_padding_mask, out, causal)[..., None] if mean else out
+
+
+def keys_summed(key_padding_mask: Tensor | None, like: Tensor, causal: bool) -> Tensor:
+    """(B, T): how many non-padded keys each query row sums over (at least 1)."""
+    b, t = like.shape[:2]
+    real = torch.ones(b, t, device=like.device, dtype=like.dtype)
+    if key_padding_mask is not None:
+        real = real.masked_fill(key_padding_mask, 0.0)
+    n = real.cumsum(1) if causal else real.sum(1, keepdim=True).expand(b, t)
+    return n.clamp_min(1.0)
+
+
+def _hydra_sum(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    causal: bool,
+    key_padding_mask: Tensor | None,
+    method: HydraMethod,
+    eps: float,
+) -> Tensor:
+    """Hydra's sum form, by the chosen method (see ``hydra_attention``)."""
     check_qkv(q, k, v, key_padding_mask)
     if method not in ("auto", "simple", "cumsum", "chunked", "tiled", "fused"):
         raise ValueError(f"unknown Hydra method {method!r}")

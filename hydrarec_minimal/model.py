@@ -40,6 +40,8 @@ class ModelConfig:
     dropout: float = 0.2
     ffn_mult: int = 1
     init_std: float = 0.05
+    hydra_mean: bool = False  # Hydra only: divide each row's sum by its number of keys
+    tied: bool = True  # score items with the input embeddings (False: a separate output table)
 
     def __post_init__(self) -> None:
         """Refuse shapes and choices that cannot work, with the reason."""
@@ -53,6 +55,8 @@ class ModelConfig:
             )
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.hydra_mean and self.attention != "hydra":
+            raise ValueError(f"hydra_mean applies to attention='hydra' only: {self.attention!r}")
         if self.d % self.heads != 0:
             raise ValueError(f"d={self.d} is not divisible by heads={self.heads}")
         if not 0 <= self.dropout < 1:
@@ -80,7 +84,7 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(cfg.d, 3 * cfg.d)
         self.out = nn.Linear(cfg.d, cfg.d)
         self.fn = ATTENTION_FNS[cfg.attention]
-        self.kwargs = {} if cfg.attention == "hydra" else {"heads": cfg.heads}
+        self.kwargs = {"mean": cfg.hydra_mean} if cfg.attention == "hydra" else {"heads": cfg.heads}
         self.causal = cfg.mode == "causal"
 
     def forward(self, x: Tensor, pad: Tensor) -> Tensor:
@@ -124,12 +128,15 @@ class HydraRec(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
         self.ln = nn.LayerNorm(cfg.d)
+        self.output = None if cfg.tied else nn.Embedding(cfg.num_items + 1, cfg.d)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Small normal embeddings (std 0.05): far faster learning here than N(0, 1) * sqrt(d)."""
         nn.init.normal_(self.items.weight, std=self.cfg.init_std)
         nn.init.normal_(self.positions.weight, std=self.cfg.init_std)
+        if self.output is not None:
+            nn.init.normal_(self.output.weight, std=self.cfg.init_std)
         with torch.no_grad():
             self.items.weight[0].zero_()
 
@@ -146,7 +153,9 @@ class HydraRec(nn.Module):
         return self.ln(x).masked_fill(pad[..., None], 0.0)
 
     def item_weights(self) -> Tensor:
-        """(N + 1, d) output embeddings of padding and the items (tied to the input ones)."""
+        """(N + 1, d) output embeddings of padding and the items (tied: the input ones)."""
+        if self.output is not None:
+            return self.output.weight
         return self.items.weight[: self.cfg.num_items + 1]
 
     def scores(self, hidden: Tensor) -> Tensor:

@@ -43,6 +43,8 @@ class TrainConfig:
     heads: int = 1
     dropout: float = 0.2
     ffn_mult: int = 1
+    hydra_mean: bool = False  # Hydra: running mean instead of running sum (a variant)
+    tied: bool = True  # output scores by the input item embeddings
     loss: str = "ce"  # 'ce' (full catalogue) | 'sampled' | 'gbce'
     negatives: int = 256
     gbce_t: float = 0.75
@@ -95,6 +97,8 @@ class TrainConfig:
             mode=self.mode,
             dropout=self.dropout,
             ffn_mult=self.ffn_mult,
+            hydra_mean=self.hydra_mean,
+            tied=self.tied,
         )
 
 
@@ -432,8 +436,10 @@ def checkpoint_state(cfg, model, opt, epoch, history, best, wall_s, cpu_s) -> di
 def restore(path: Path, cfg: TrainConfig, model: HydraRec, opt, run: dict) -> int:
     """Load a checkpoint into model, optimiser, RNG and ``run``; return the epoch to start at."""
     ck = load_checkpoint(path)
-    saved, now = json.loads(ck["config"]), asdict(cfg)
-    changed = sorted(k for k in now if k not in RESUMABLE and saved.get(k) != now[k])
+    saved, now, default = json.loads(ck["config"]), asdict(cfg), asdict(TrainConfig())
+    changed = sorted(
+        k for k in now if k not in RESUMABLE and saved.get(k, default[k]) != now[k]
+    )  # a setting added after the checkpoint was written counts as its default
     if changed:
         raise ValueError(
             f"{path} was written with other settings ({', '.join(changed)}); "

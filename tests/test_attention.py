@@ -97,6 +97,30 @@ def test_causal_hydra_equals_explicit_masked_quadratic_form(method):
     torch.testing.assert_close(out, explicit, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("method", ["simple", "chunked", "tiled"])
+@pytest.mark.parametrize("causal", [False, True])
+def test_hydra_mean_is_the_sum_divided_by_the_keys_summed(method, causal):
+    if method == "chunked" and not causal:
+        pytest.skip("chunked is causal only")
+    q, k, v = qkv(b=3, t=40, d=6)
+    mask = pad_mask(3, 40)
+    kv = (cosine_feature_map(k) * v).masked_fill(mask[..., None], 0.0)
+    real = (~mask).double()
+    if causal:  # row i averages phi(k_j) v_j over its real keys j <= i
+        n = real.cumsum(1)
+        expected = cosine_feature_map(q) * kv.cumsum(1) / n.clamp_min(1)[..., None]
+    else:
+        n = real.sum(1, keepdim=True)
+        expected = cosine_feature_map(q) * kv.sum(1, keepdim=True) / n[..., None]
+    out = hydra_attention(q, k, v, causal, mask, method=method, mean=True)
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-12)
+    # the scale no longer grows with the number of keys: repeating a sequence changes nothing
+    q1, k1, v1 = qkv(b=1, t=5, d=6)
+    one = hydra_attention(q1, k1, v1, mean=True)
+    twice = hydra_attention(q1.repeat(1, 2, 1), k1.repeat(1, 2, 1), v1.repeat(1, 2, 1), mean=True)
+    torch.testing.assert_close(twice[:, :5], one)
+
+
 @pytest.mark.parametrize("t", [1, 2, 31, 32, 33, 100, 1000])
 def test_blocked_prefix_sums_equal_cumsum(t):
     x = torch.randn(2, t, 5, dtype=torch.float64)

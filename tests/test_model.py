@@ -83,6 +83,24 @@ def test_output_embeddings_are_tied_to_the_input_ones():
     assert count_parameters(m) > 0
 
 
+def test_untied_output_embeddings_are_a_separate_table():
+    tied, untied = model(), model(tied=False)
+    assert untied.item_weights().data_ptr() != untied.items.weight.data_ptr()
+    assert untied.item_weights().shape == (31, 8)
+    assert count_parameters(untied) == count_parameters(tied) + 31 * 8
+    seq = torch.tensor([[0, 0, 3, 4, 5]])
+    assert untied.score_next(seq).shape == (1, 31)
+
+
+def test_hydra_mean_changes_the_model_and_keeps_it_causal():
+    plain, mean = model(), model(hydra_mean=True)
+    seq = torch.tensor([[0, 2, 3, 4, 5, 6]])
+    assert not torch.allclose(plain(seq), mean(seq))
+    later = seq.clone()
+    later[0, -1] = 9
+    torch.testing.assert_close(mean(seq)[:, :-1], mean(later)[:, :-1])
+
+
 def test_sequence_longer_than_max_len_is_refused():
     with pytest.raises(ValueError, match="exceeds max_len=12"):
         model()(torch.ones(1, 13, dtype=torch.long))
@@ -96,6 +114,7 @@ def test_sequence_longer_than_max_len_is_refused():
         ({"attention": "flash"}, "attention must be one of"),
         ({"mode": "both"}, "mode must be one of"),
         ({"dropout": 1.0}, "dropout"),
+        ({"attention": "sdpa", "hydra_mean": True}, "hydra_mean applies to attention='hydra' only"),
     ],
 )
 def test_invalid_configs(kw, message):
