@@ -201,7 +201,9 @@ def losses(
     if kind not in ("sampled", "gbce"):
         raise ValueError(f"loss must be 'ce', 'sampled' or 'gbce', got {kind!r}")
     b, k = targets.shape[0], negatives
-    neg = torch.randint(1, n_items + 1, (b, k), generator=generator, device=hidden.device)
+    # drawn on the CPU (where the training loop's generator lives), then moved: same draws on
+    # every device, and a CPU generator never meets a CUDA tensor
+    neg = torch.randint(1, n_items + 1, (b, k), generator=generator).to(hidden.device)
     h, y = hidden[keep], targets[keep]  # (P, d), (P,): only positions that have a target
     pos_logit = (h * weights[y]).sum(-1)
     neg_logits = torch.einsum("btd,bkd->btk", hidden, weights[neg])[keep]  # (P, K)

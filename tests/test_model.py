@@ -175,3 +175,15 @@ def test_sampled_losses_match_their_definition(kind):
     expected = torch.stack(terms).mean()
     got = losses(h, y, w, kind, negatives=k, gbce_t=t, generator=torch.Generator().manual_seed(7))
     torch.testing.assert_close(got, expected)
+
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("kind", ["sampled", "gbce"])
+def test_sampled_losses_take_a_cpu_generator_for_cuda_tensors(kind):
+    """The training loop's generator lives on the CPU; hidden states may be on a GPU (this
+    failed with 'Expected a cuda device type for generator' before the draws moved to CPU)."""
+    h, w = torch.randn(2, 3, 4, device="cuda"), torch.randn(11, 4, device="cuda")
+    y = torch.randint(1, 11, (2, 3), device="cuda")
+    loss = losses(h, y, w, kind, negatives=5, generator=torch.Generator().manual_seed(0))
+    assert loss.device.type == "cuda" and torch.isfinite(loss)
