@@ -4,7 +4,8 @@
 # does not shorten a run), test metrics recorded every epoch for the 5- and 15-minute points.
 # Resumable: re-running skips finished runs and resumes interrupted ones from their checkpoint.
 # Usage: bash results/run_main_table.sh   (writes results/main/*.json; checkpoints in runs/)
-# SEEDS="1 2" and NAMES="sasrec ..." restrict it to some seeds or models.
+# SEEDS="1 2" and NAMES="sasrec ..." restrict it to some seeds or models; the running-mean
+# variant (hydrarec_causal_mean) runs only when NAMES asks for it.
 set -eu
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -17,6 +18,7 @@ declare -A MODELS=(
   [linear_causal]="--attention linear --mode causal"
   [bert4rec]="--attention sdpa --mode bidirectional"
   [hydrarec_bidirectional]="--attention hydra --mode bidirectional"
+  [hydrarec_causal_mean]="--attention hydra --hydra-mean --mode causal"  # variant, not the paper's
 )
 mkdir -p results/main runs/main
 [ -f results/main/most_popular.json ] || {
