@@ -177,7 +177,6 @@ def test_sampled_losses_match_their_definition(kind):
     torch.testing.assert_close(got, expected)
 
 
-
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("kind", ["sampled", "gbce"])
 def test_sampled_losses_take_a_cpu_generator_for_cuda_tensors(kind):
