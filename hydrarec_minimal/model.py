@@ -191,8 +191,8 @@ def losses(
     ``sampled``: softmax over the target and ``negatives`` uniform negatives per sequence.
     ``gbce``: gSASRec's generalised BCE (Petrov & Macdonald 2023) with calibration t =
     ``gbce_t`` and ``negatives`` uniform negatives per sequence (gSASRec draws them per
-    position; one (B, K) draw keeps the scores a batched matmul). On ML-1M here gBCE stays at
-    the most-popular level: an open defect, measured in chapter 7.
+    position; one (B, K) draw keeps the scores a batched matmul). On ML-1M here gBCE sits at
+    the most-popular level for about 30 epochs before it learns (chapter 7).
     """
     keep = targets > 0
     n_items = weights.shape[0] - 1

@@ -10,6 +10,12 @@
 # Every epoch's record goes to $OUT/logs/NAME.jsonl and the final record to NAME.json;
 # $OUT/sweep.tgz is refreshed every 20 s, so runs cut short still return their history.
 # Results: results/sweep_gpu/part1/, results/sweep_gpu/part2/ (NVIDIA H200, 2026-11-27).
+# The .jsonl files hold each epoch's record; the .json files (runs that finished) the whole
+# record with config and command. Their git_commit field reads 3418a2c, the commit the device's
+# copy of .git pointed at; the code that ran is that commit plus the running-mean and untied
+# options (commit "Model: optional running-mean Hydra ...") and, in part 2, the sampler fix.
+# Runs cut off by the session's limit (part 2: bert4rec_conv_s1, hydrarec_causal_mean_conv_s0,
+# causal_gbce) have a .jsonl only; chapter 8 lists them and does not average them.
 set -u
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
