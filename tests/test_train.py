@@ -83,6 +83,22 @@ def test_resume_after_a_kill_ends_with_the_same_metrics(tmp_path):
     assert [r["loss"] for r in resumed["history"]] == [r["loss"] for r in full["history"]]
 
 
+def test_resume_accepts_a_checkpoint_older_than_a_setting(tmp_path):
+    """A checkpoint written before a setting existed counts it as its default (and refuses
+    a run that asks for anything else)."""
+    data = synthetic()
+    T.train(small(epochs=1), tmp_path, data=data, progress=False)
+    ck = T.load_checkpoint(tmp_path / "checkpoint.pt")
+    config = json.loads(ck["config"])
+    del config["hydra_mean"], config["tied"]
+    ck["config"] = json.dumps(config)
+    T.save_checkpoint(tmp_path / "checkpoint.pt", ck)
+    result = T.train(small(epochs=2), tmp_path, data=data, progress=False, resume=True)
+    assert len(result["history"]) == 2
+    with pytest.raises(ValueError, match="other settings.*hydra_mean"):
+        T.train(small(epochs=3, hydra_mean=True), tmp_path, data=data, progress=False, resume=True)
+
+
 def test_resume_refuses_a_different_model(tmp_path):
     data = synthetic()
     T.train(small(epochs=1), tmp_path, data=data, progress=False)
