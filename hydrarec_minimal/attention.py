@@ -280,30 +280,6 @@ def hydra_attention(
     ``mean=True`` divides each row by the number of keys it sums (a running mean when causal),
     so the output's scale does not grow with the position: a variant, not in the paper.
     """
-    out = _hydra_sum(q, k, v, causal, key_padding_mask, method, eps)
-    return out / keys_summed(key_padding_mask, out, causal)[..., None] if mean else out
-
-
-def keys_summed(key_padding_mask: Tensor | None, like: Tensor, causal: bool) -> Tensor:
-    """(B, T): how many non-padded keys each query row sums over (at least 1)."""
-    b, t = like.shape[:2]
-    real = torch.ones(b, t, device=like.device, dtype=like.dtype)
-    if key_padding_mask is not None:
-        real = real.masked_fill(key_padding_mask, 0.0)
-    n = real.cumsum(1) if causal else real.sum(1, keepdim=True).expand(b, t)
-    return n.clamp_min(1.0)
-
-
-def _hydra_sum(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    causal: bool,
-    key_padding_mask: Tensor | None,
-    method: HydraMethod,
-    eps: float,
-) -> Tensor:
-    """Hydra's sum form, by the chosen method (see ``hydra_attention``)."""
     check_qkv(q, k, v, key_padding_mask)
     if method not in ("auto", "simple", "cumsum", "chunked", "tiled", "fused"):
         raise ValueError(f"unknown Hydra method {method!r}")
@@ -318,14 +294,28 @@ def _hydra_sum(
         if _needs_grad(q, k, v):
             raise ValueError(f"method={method!r} has no backward pass; use 'simple' when training")
         if method == "fused":
-            return fused.hydra_fused(q, k, v, causal, key_padding_mask, eps)
-        tiled = _hydra_causal_tiled if causal else _hydra_tiled
-        return tiled(q, k, v, key_padding_mask, eps)
-    kv = _zero_padded(cosine_feature_map(k, eps) * v, key_padding_mask)  # (B, T, D)
-    if not causal:
-        return cosine_feature_map(q, eps) * kv.sum(dim=1, keepdim=True)
-    prefix = blocked_prefix_sum(kv) if method == "chunked" else kv.cumsum(dim=1)
-    return cosine_feature_map(q, eps) * prefix
+            out = fused.hydra_fused(q, k, v, causal, key_padding_mask, eps)
+        else:
+            tiled = _hydra_causal_tiled if causal else _hydra_tiled
+            out = tiled(q, k, v, key_padding_mask, eps)
+    else:
+        kv = _zero_padded(cosine_feature_map(k, eps) * v, key_padding_mask)  # (B, T, D)
+        if not causal:
+            out = cosine_feature_map(q, eps) * kv.sum(dim=1, keepdim=True)
+        else:
+            prefix = blocked_prefix_sum(kv) if method == "chunked" else kv.cumsum(dim=1)
+            out = cosine_feature_map(q, eps) * prefix
+    return out / keys_summed(key_padding_mask, out, causal)[..., None] if mean else out
+
+
+def keys_summed(key_padding_mask: Tensor | None, like: Tensor, causal: bool) -> Tensor:
+    """(B, T): how many non-padded keys each query row sums over (at least 1)."""
+    b, t = like.shape[:2]
+    real = torch.ones(b, t, device=like.device, dtype=like.dtype)
+    if key_padding_mask is not None:
+        real = real.masked_fill(key_padding_mask, 0.0)
+    n = real.cumsum(1) if causal else real.sum(1, keepdim=True).expand(b, t)
+    return n.clamp_min(1.0)
 
 
 def _needs_grad(*xs: Tensor) -> bool:

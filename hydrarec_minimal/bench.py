@@ -624,9 +624,11 @@ def epoch_cost(
     dataset: str = "ml-1m",
     device: str = "cpu",
     bf16: bool = True,
+    hydra_mean: bool = False,
 ) -> dict:
     """Seconds per training epoch (causal, full cross-entropy) on the real data, estimated
-    from ``steps`` timed optimiser steps on real batches, and the peak memory of one step."""
+    from ``steps`` timed optimiser steps on real batches, and the peak memory of one step
+    (``hydra_mean``: Hydra's running-mean variant)."""
     from .data import load_movielens
     from .model import HydraRec
     from .train import TrainConfig, causal_examples, train_step
@@ -635,7 +637,12 @@ def epoch_cost(
     data = load_movielens(dataset)
     inputs, targets = causal_examples(data.split().train, max_len)
     cfg = TrainConfig(
-        dataset=dataset, attention=attention, max_len=max_len, batch_size=batch, bf16=bf16
+        dataset=dataset,
+        attention=attention,
+        max_len=max_len,
+        batch_size=batch,
+        bf16=bf16,
+        hydra_mean=hydra_mean,
     )
     torch.manual_seed(0)
     model = HydraRec(cfg.model_config(data.num_items)).to(dev).train()

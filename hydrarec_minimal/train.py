@@ -215,15 +215,27 @@ def most_popular(
 
 
 def test_at(result: dict, seconds: float, clock: str = "cpu_s") -> dict | None:
-    """The test metrics a run had after ``seconds`` (of ``clock``: 'cpu_s' or 'wall_s'): those
-    recorded at its best validation epoch among the epochs finished by then. Needs a run made
-    with ``test_every_epoch``; None if no epoch finished in time."""
+    """The test metrics a run had after ``seconds`` of ``clock`` ('cpu_s', 'wall_s', or
+    'epoch' to count epochs): those recorded at its best validation epoch among the epochs
+    finished by then. Needs a run made with ``test_every_epoch``; None if no epoch finished."""
     done = [r for r in result["history"] if "valid" in r and r[clock] <= seconds]
     if not done:
         return None
     if "test" not in done[0]:
         raise ValueError("this run did not record test metrics per epoch (test_every_epoch)")
     return max(done, key=lambda r: r["valid"]["ndcg@10"])["test"]
+
+
+def append_epoch_log(path: str | Path, record: dict) -> None:
+    """Append one epoch's record to a JSON-lines file as the epoch ends (``--epoch-log``), so
+    a run cut off before it writes metrics.json still leaves its history."""
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def read_epoch_log(path: str | Path) -> list[dict]:
+    """The per-epoch records an ``--epoch-log`` file holds, in order."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line]
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -530,6 +542,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
     p.add_argument("--most-popular", action="store_true", help="evaluate the most-popular baseline")
+    p.add_argument("--epoch-log", help="append each epoch's record to this JSON-lines file")
     return p
 
 
@@ -547,7 +560,11 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         (Path(args.out) / "metrics.json").write_text(json.dumps(result, indent=1) + "\n")
     else:
-        result = train(cfg, args.out, resume=args.resume, progress=not args.quiet)
+        log = args.epoch_log
+        on_epoch = (lambda record: append_epoch_log(log, record)) if log else None
+        result = train(
+            cfg, args.out, resume=args.resume, progress=not args.quiet, on_epoch=on_epoch
+        )
     t = result["test"]
     print(f"test (full ranking): NDCG@10 {t['ndcg@10']:.4f}  HR@10 {t['hr@10']:.4f}")
     return 0

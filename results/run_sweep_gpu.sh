@@ -7,13 +7,16 @@
 #  PART=2: all five models to early stopping with seeds 0-2 (bidirectional seed 0 is part 1's),
 #          plus follow-ups of part 1 (a second seed, cosine decay, gBCE with the fixed sampler).
 # Usage on a CUDA machine: OUT=dir HYDRAREC_DATA=... PART=1 bash results/run_sweep_gpu.sh [s]
-# Every epoch's record goes to $OUT/logs/NAME.jsonl and the final record to NAME.json;
+# Every epoch's record goes to $OUT/logs/NAME.jsonl (--epoch-log; train.read_epoch_log reads
+# it) and the final record to NAME.json;
 # $OUT/sweep.tgz is refreshed every 20 s, so runs cut short still return their history.
 # Results: results/sweep_gpu/part1/, results/sweep_gpu/part2/ (NVIDIA H200, 2026-11-27).
 # The .jsonl files hold each epoch's record; the .json files (runs that finished) the whole
 # record with config and command. Their git_commit field reads 3418a2c, the commit the device's
 # copy of .git pointed at; the code that ran is that commit plus the running-mean and untied
-# options (commit "Model: optional running-mean Hydra ...") and, in part 2, the sampler fix.
+# options (commit "Model: optional running-mean Hydra ...") and, in part 2, the sampler fix;
+# the epoch logs were written by results/train_logged.py, since folded into --epoch-log (same
+# records, same format).
 # Runs cut off by the session's limit (part 2: bert4rec_conv_s1, hydrarec_causal_mean_conv_s0,
 # causal_gbce) have a .jsonl only; chapter 8 lists them and does not average them.
 set -u
@@ -65,7 +68,7 @@ fi
 nvidia-smi --query-gpu=name,memory.total --format=csv > "$OUT/logs/gpu.txt" 2>&1
 for NAME in "${!R[@]}"; do
   # shellcheck disable=SC2086
-  ( $PY results/train_logged.py "$OUT/logs/$NAME.jsonl" $BASE ${R[$NAME]} \
+  ( $PY -m hydrarec_minimal.train $BASE ${R[$NAME]} --quiet --epoch-log "$OUT/logs/$NAME.jsonl" \
       --out "$RUNS/$NAME" > "$OUT/logs/$NAME.out" 2>&1 \
     && cp "$RUNS/$NAME/metrics.json" "$OUT/logs/$NAME.json" ) &
 done

@@ -139,8 +139,33 @@ def test_cli_rejects_bad_values_and_unknown_datasets(tmp_path, capsys):
 def test_cli_arguments_round_trip():
     cfg = small(attention="sdpa", bf16=True)
     args = T.parser().parse_args(T.cli_args(cfg) + ["--out", "x"])
-    skip = ("out", "resume", "quiet", "most_popular")
+    skip = ("out", "resume", "quiet", "most_popular", "epoch_log")
     assert T.TrainConfig(**{k: v for k, v in vars(args).items() if k not in skip}) == cfg
+
+
+def test_cli_epoch_log_holds_every_epoch_of_the_history(tmp_path, monkeypatch):
+    data = synthetic()
+    monkeypatch.setattr(T, "load_movielens", lambda *a, **k: data)
+    log = tmp_path / "epochs.jsonl"
+    argv = T.cli_args(small(epochs=3)) + [
+        "--out",
+        str(tmp_path),
+        "--quiet",
+        "--epoch-log",
+        str(log),
+    ]
+    assert T.main(argv) == 0
+    history = json.loads((tmp_path / "metrics.json").read_text())["history"]
+    assert T.read_epoch_log(log) == history and len(history) == 3
+
+
+def test_test_at_counts_epochs_too():
+    hist = [
+        {"epoch": e, "cpu_s": 10 * e, "valid": {"ndcg@10": v}, "test": {"ndcg@10": t}}
+        for e, v, t in ((1, 0.1, 0.11), (2, 0.3, 0.28), (3, 0.2, 0.5))
+    ]
+    assert T.test_at({"history": hist}, 1, "epoch")["ndcg@10"] == 0.11
+    assert T.test_at({"history": hist}, 3, "epoch")["ndcg@10"] == 0.28
 
 
 def test_cloze_masks_real_items_only_and_at_least_one():
