@@ -275,6 +275,15 @@ class SequenceData:
         """Length of every user's sequence."""
         return torch.tensor([len(s) for s in self.sequences])
 
+    def fingerprint(self) -> str:
+        """sha256 of the filtered sequences as text (``UserID MovieID ...`` per line, users in
+        increasing id, original ids): two runs compare only if their data print the same."""
+        h = hashlib.sha256()
+        for user, seq in sorted(zip(self.users, self.sequences)):
+            ids = [user, *(self.movie_ids[i - 1] for i in seq)]
+            h.update((" ".join(map(str, ids)) + "\n").encode())
+        return h.hexdigest()
+
     def split(self) -> Split:
         """Leave-one-out: last item of each user for test, second to last for validation."""
         return Split(

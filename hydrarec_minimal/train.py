@@ -207,11 +207,23 @@ def most_popular(
     test = evaluate_all(scores, data, split)
     return {
         "config": {"dataset": data.name, "model": "most popular", "min_item_count": min_item_count},
+        "data": data_record(data),
         "valid": valid, "test": test["full"], "test_uniform100": test["uniform100"],
         "test_popular100": test["popular100"], "environment": environment(),
         "command": f"python -m hydrarec_minimal.train --dataset {data.name} --most-popular "
         "--out DIR",
     }  # fmt: skip
+
+
+def data_record(data: SequenceData) -> dict:
+    """What a result says about its data: name, sizes, and the fingerprint of its order."""
+    return {
+        "name": data.name,
+        "users": data.num_users,
+        "items": data.num_items,
+        "interactions": data.num_interactions,
+        "fingerprint": data.fingerprint(),
+    }
 
 
 def test_at(result: dict, seconds: float, clock: str = "cpu_s") -> dict | None:
@@ -484,12 +496,7 @@ def finish(cfg, model, data, split, history, best, stop_reason, wall_s) -> dict:
         "config": asdict(cfg),
         "model": asdict(cfg.model_config(data.num_items)),
         "parameters": count_parameters(model),
-        "data": {
-            "name": data.name,
-            "users": data.num_users,
-            "items": data.num_items,
-            "interactions": data.num_interactions,
-        },
+        "data": data_record(data),
         "history": history,
         "best_epoch": best["epoch"],
         "stop_reason": stop_reason,
