@@ -1,10 +1,12 @@
-"""The attention family the book builds on: softmax, linear (elu + 1) and Hydra.
+"""The attention family the book builds on: softmax, linear (elu + 1), Hydra, and Hydra
+with forgetting.
 
-Every function takes ``(batch, time, dim)`` tensors ``q, k, v`` and returns a tensor of the
-same shape as ``v``. Every function takes ``causal`` (position i sees positions <= i) and
-``key_padding_mask`` (bool ``(batch, time)``, True where the position is padding, PyTorch's
-convention; padded keys contribute nothing). A query that sees no key at all (a padded
-position before the first real token under a causal mask) gets a zero output.
+Every function keeps the contract of ``shapes.check_qkv``: ``(batch, time, dim)`` tensors
+``q, k, v`` in, a tensor shaped like ``v`` out; ``causal`` (position i sees positions <= i)
+and ``key_padding_mask`` (True at padding; padded keys contribute nothing). A query that sees
+no key at all (a padded position before the first real token under a causal mask) gets a
+zero output. ``ATTENTIONS`` at the end is the one registry the model, the benchmarks and the
+widgets read.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import fused
+from .shapes import allowed_keys, check_heads, check_qkv, merge_heads, split_heads, zero_padded
 
 FeatureMap = Callable[[Tensor], Tensor]
 
@@ -24,72 +27,6 @@ FeatureMap = Callable[[Tensor], Tensor]
 TILE_TOKENS = 8192
 # Time-block size of the blocked prefix sum (the triangular matmul is CHUNK x CHUNK).
 PREFIX_CHUNK = 32
-
-
-# ----------------------------------------------------------------------------- checks
-
-
-def check_qkv(q: Tensor, k: Tensor, v: Tensor, key_padding_mask: Tensor | None = None) -> None:
-    """Raise a ValueError naming the shapes when q, k, v or the mask do not fit together."""
-    for name, x in (("q", q), ("k", k), ("v", v)):
-        if not isinstance(x, Tensor):
-            raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-        if x.dim() != 3:
-            raise ValueError(f"{name} must be (batch, time, dim), got shape {tuple(x.shape)}")
-    shapes = f"q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
-    if q.shape != k.shape or k.shape != v.shape:
-        raise ValueError(f"q, k and v must have the same shape (no broadcasting), got {shapes}")
-    if q.shape[0] == 0 or q.shape[1] == 0 or q.shape[2] == 0:
-        raise ValueError(f"empty input: batch, time and dim must all be >= 1, got {shapes}")
-    if not (q.dtype == k.dtype == v.dtype):
-        raise ValueError(f"q, k, v dtypes differ: {q.dtype}, {k.dtype}, {v.dtype} ({shapes})")
-    if not q.is_floating_point():
-        raise ValueError(f"q, k, v must be floating point, got {q.dtype}")
-    if not (q.device == k.device == v.device):
-        raise ValueError(f"q, k, v devices differ: {q.device}, {k.device}, {v.device}")
-    if key_padding_mask is not None:
-        m = key_padding_mask
-        if not isinstance(m, Tensor) or m.dtype != torch.bool:
-            got = m.dtype if isinstance(m, Tensor) else type(m).__name__
-            raise ValueError(f"key_padding_mask must be a bool tensor, got {got}")
-        if tuple(m.shape) != tuple(q.shape[:2]):
-            raise ValueError(
-                f"key_padding_mask must be (batch, time) = {tuple(q.shape[:2])}, "
-                f"got {tuple(m.shape)} ({shapes})"
-            )
-        if m.device != q.device:
-            raise ValueError(f"key_padding_mask is on {m.device}, q is on {q.device}")
-
-
-def _check_heads(dim: int, heads: int) -> None:
-    """Raise a ValueError unless ``heads`` divides the feature dimension."""
-    if heads < 1 or dim % heads != 0:
-        raise ValueError(f"heads must be a positive divisor of dim={dim}, got heads={heads}")
-
-
-def split_heads(x: Tensor, heads: int) -> Tensor:
-    """(B, T, D) -> (B, H, T, D/H): each head sees a contiguous slice of the features."""
-    b, t, d = x.shape
-    return x.view(b, t, heads, d // heads).transpose(1, 2)
-
-
-def merge_heads(x: Tensor) -> Tensor:
-    """(B, H, T, D/H) -> (B, T, D), the inverse of ``split_heads``."""
-    b, h, t, dh = x.shape
-    return x.transpose(1, 2).reshape(b, t, h * dh)
-
-
-def allowed_keys(
-    batch: int, time: int, causal: bool, key_padding_mask: Tensor | None, device: torch.device
-) -> Tensor | None:
-    """Bool (B, 1, T, T) or (1, 1, T, T): True where query i may look at key j; None = all."""
-    allowed = None
-    if causal:
-        allowed = torch.ones(time, time, dtype=torch.bool, device=device).tril()[None, None]
-    if key_padding_mask is not None:
-        keys = ~key_padding_mask[:, None, None, :]
-        allowed = keys if allowed is None else allowed & keys
-    return allowed
 
 
 # ----------------------------------------------------------------------------- softmax
@@ -106,7 +43,7 @@ def softmax_attention(
     """Scaled dot-product softmax attention from scratch: the O(T^2 D) reference."""
     check_qkv(q, k, v, key_padding_mask)
     b, t, d = q.shape
-    _check_heads(d, heads)
+    check_heads(d, heads)
     qh, kh, vh = (split_heads(x, heads) for x in (q, k, v))
     scores = qh @ kh.transpose(-2, -1) / math.sqrt(d // heads)  # (B, H, T, T)
     allowed = allowed_keys(b, t, causal, key_padding_mask, q.device)
@@ -130,7 +67,7 @@ def sdpa_attention(
     """Softmax attention by torch's fused ``scaled_dot_product_attention`` (same contract)."""
     check_qkv(q, k, v, key_padding_mask)
     b, t, d = q.shape
-    _check_heads(d, heads)
+    check_heads(d, heads)
     qh, kh, vh = (split_heads(x, heads) for x in (q, k, v))
     if key_padding_mask is None:  # the fused kernels' fast path: no explicit mask
         return merge_heads(F.scaled_dot_product_attention(qh, kh, vh, is_causal=causal))
@@ -175,7 +112,7 @@ def kernel_attention(
     """
     check_qkv(q, k, v, key_padding_mask)
     b, t, d = q.shape
-    _check_heads(d, heads)
+    check_heads(d, heads)
     phi = FEATURE_MAPS[feature_map] if isinstance(feature_map, str) else feature_map
     qh, kh, vh = split_heads(phi(q), heads), split_heads(phi(k), heads), split_heads(v, heads)
     scores = torch.einsum("bhid,bhjd->bhij", qh, kh)
@@ -186,11 +123,6 @@ def kernel_attention(
     if normalize:
         out = out / scores.sum(-1, keepdim=True).clamp_min(eps)
     return merge_heads(out)
-
-
-def _zero_padded(x: Tensor, key_padding_mask: Tensor | None) -> Tensor:
-    """Zero the rows of (B, T, D) x at padded positions, so they add nothing to any sum."""
-    return x if key_padding_mask is None else x.masked_fill(key_padding_mask[..., None], 0.0)
 
 
 def linear_attention(
@@ -211,8 +143,8 @@ def linear_attention(
     """
     check_qkv(q, k, v, key_padding_mask)
     b, t, d = q.shape
-    _check_heads(d, heads)
-    kf = _zero_padded(elu_feature_map(k), key_padding_mask)
+    check_heads(d, heads)
+    kf = zero_padded(elu_feature_map(k), key_padding_mask)
     qh, kh, vh = (
         split_heads(elu_feature_map(q), heads),
         split_heads(kf, heads),
@@ -255,7 +187,8 @@ def _causal_linear_chunked(qh: Tensor, kh: Tensor, vh: Tensor, chunk: int) -> tu
 
 # ----------------------------------------------------------------------------- Hydra
 
-HydraMethod = Literal["auto", "simple", "cumsum", "chunked", "tiled", "fused"]
+HYDRA_METHODS = ("auto", "simple", "chunked", "tiled", "fused")
+HydraMethod = Literal["auto", "simple", "chunked", "tiled", "fused"]
 
 
 def hydra_attention(
@@ -267,22 +200,26 @@ def hydra_attention(
     method: HydraMethod = "auto",
     eps: float = 1e-6,
     mean: bool = False,
+    out: Tensor | None = None,
 ) -> Tensor:
     """Hydra attention (Bolya et al. 2022): H = D heads, cosine kernel, O(T D).
 
     out = phi(q) * sum_t phi(k)_t * v_t, elementwise, with phi(x) = x / ||x||; causal: the
     sum runs over t <= i, a prefix sum over time. Methods (equal up to rounding):
-    ``simple`` (the formula; causal by ``torch.cumsum``, alias ``cumsum``), ``chunked``
+    ``simple`` (the formula; causal by ``torch.cumsum``, what training uses), ``chunked``
     (causal only: blocked prefix sum by small triangular matmuls), ``tiled`` (cache-sized
     token tiles into preallocated buffers; inference only, no autograd), ``fused`` (one C
     loop, ``fused.py``: float32 CPU inference only, needs a C compiler). ``auto`` takes
     ``fused`` (else ``tiled``) for large CPU inputs that need no gradient, else ``simple``.
     ``mean=True`` divides each row by the number of keys it sums (a running mean when causal),
     so the output's scale does not grow with the position: a variant, not in the paper.
+    ``out``: a tensor shaped like q to write the result into (inference only), as torch ops do.
     """
     check_qkv(q, k, v, key_padding_mask)
-    if method not in ("auto", "simple", "cumsum", "chunked", "tiled", "fused"):
-        raise ValueError(f"unknown Hydra method {method!r}")
+    if out is not None and _needs_grad(q, k, v):
+        raise ValueError("out= has no backward pass; leave it None when training")
+    if method not in HYDRA_METHODS:
+        raise ValueError(f"unknown Hydra method {method!r}; choose one of {HYDRA_METHODS}")
     if method == "auto":
         big_cpu = q.device.type == "cpu" and q.numel() >= 1 << 18  # tiling is a CPU-cache trick
         method = "tiled" if big_cpu and not _needs_grad(q, k, v) else "simple"
@@ -294,18 +231,22 @@ def hydra_attention(
         if _needs_grad(q, k, v):
             raise ValueError(f"method={method!r} has no backward pass; use 'simple' when training")
         if method == "fused":
-            out = fused.hydra_fused(q, k, v, causal, key_padding_mask, eps)
+            y = fused.hydra_fused(q, k, v, causal, key_padding_mask, eps, out=out)
         else:
             tiled = _hydra_causal_tiled if causal else _hydra_tiled
-            out = tiled(q, k, v, key_padding_mask, eps)
+            y = tiled(q, k, v, key_padding_mask, eps, out)
     else:
-        kv = _zero_padded(cosine_feature_map(k, eps) * v, key_padding_mask)  # (B, T, D)
+        kv = zero_padded(cosine_feature_map(k, eps) * v, key_padding_mask)  # (B, T, D)
         if not causal:
-            out = cosine_feature_map(q, eps) * kv.sum(dim=1, keepdim=True)
+            y = cosine_feature_map(q, eps) * kv.sum(dim=1, keepdim=True)
         else:
             prefix = blocked_prefix_sum(kv) if method == "chunked" else kv.cumsum(dim=1)
-            out = cosine_feature_map(q, eps) * prefix
-    return out / keys_summed(key_padding_mask, out, causal)[..., None] if mean else out
+            y = cosine_feature_map(q, eps) * prefix
+        y = y if out is None else out.copy_(y)
+    if not mean:
+        return y
+    n = keys_summed(key_padding_mask, y, causal)[..., None]
+    return y / n if out is None else y.div_(n)
 
 
 def keys_summed(key_padding_mask: Tensor | None, like: Tensor, causal: bool) -> Tensor:
@@ -374,7 +315,12 @@ def _inv_norm_(x: Tensor, out: Tensor, eps: float) -> Tensor:
 
 @torch.no_grad()
 def _hydra_tiled(
-    q: Tensor, k: Tensor, v: Tensor, key_padding_mask: Tensor | None, eps: float
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    key_padding_mask: Tensor | None,
+    eps: float,
+    out: Tensor | None = None,
 ) -> Tensor:
     """Non-causal Hydra in two passes over cache-sized token tiles, preallocated buffers.
 
@@ -383,7 +329,7 @@ def _hydra_tiled(
     """
     b, t, d = q.shape
     tile = min(t, _tile_tokens(d))
-    out = torch.empty_like(q)
+    out = torch.empty_like(q) if out is None else out
     kv_sum = torch.zeros(b, 1, d, dtype=q.dtype, device=q.device)
     buf = torch.empty(b, tile, d, dtype=q.dtype, device=q.device)
     inv = torch.empty(b, tile, 1, dtype=q.dtype, device=q.device)
@@ -403,13 +349,18 @@ def _hydra_tiled(
 
 @torch.no_grad()
 def _hydra_causal_tiled(
-    q: Tensor, k: Tensor, v: Tensor, key_padding_mask: Tensor | None, eps: float
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    key_padding_mask: Tensor | None,
+    eps: float,
+    out: Tensor | None = None,
 ) -> Tensor:
     """Causal Hydra in one pass over cache-sized time tiles: phi(k) * v, an in-cache prefix
     sum (``scan_``) plus the running total carried from the previous tile, times phi(q)."""
     b, t, d = q.shape
     tile = min(t, _tile_tokens(d))
-    out = torch.empty_like(q)
+    out = torch.empty_like(q) if out is None else out
     carry = torch.zeros(b, 1, d, dtype=q.dtype, device=q.device)
     buf = torch.empty(b, tile, d, dtype=q.dtype, device=q.device)
     inv = torch.empty(b, tile, 1, dtype=q.dtype, device=q.device)
@@ -427,6 +378,109 @@ def _hydra_causal_tiled(
     return out
 
 
+# ------------------------------------------------------------------- Hydra with forgetting
+
+# Time-block size of the decayed prefix sum (the per-feature decay matrix is CHUNK x CHUNK).
+DECAY_CHUNK = 32
+
+
+def default_log_decay(d: int, shortest: float = 1.0, longest: float = 256.0) -> Tensor:
+    """(d,) log decay rates whose half-lives run log-spaced from ``shortest`` to ``longest``
+    positions over the d features: some features forget within a film, others keep hundreds."""
+    half_lives = torch.logspace(math.log10(shortest), math.log10(longest), d, dtype=torch.float64)
+    return (-math.log(2.0) / half_lives).float()
+
+
+def decay_weights(log_decay: Tensor, n: int, stride: int = 1) -> Tensor:
+    """(D, n, n) lower-triangular weights W[d, i, j] = g_d ** (stride * (i - j)) for j <= i."""
+    idx = torch.arange(n, device=log_decay.device)
+    gap = idx[:, None] - idx[None, :]
+    w = torch.exp(log_decay[:, None, None] * (stride * gap.clamp_min(0)).to(log_decay.dtype))
+    return w * (gap >= 0)
+
+
+def decayed_prefix_sum(
+    x: Tensor, log_decay: Tensor, chunk: int = DECAY_CHUNK, reverse: bool = False
+) -> Tensor:
+    """S_t = g * S_{t-1} + x_t over time for (B, T, D) x, per feature g = exp(log_decay) (D,).
+
+    Parallel form: inside each chunk a (D, C, C) matrix of decay powers, across chunks the
+    same at stride C applied to the chunks' end states; no loop over time. ``reverse``: the
+    same from the end (S_t = g * S_{t+1} + x_t), for the backward half of a bidirectional model.
+    """
+    if reverse:
+        return decayed_prefix_sum(x.flip(1), log_decay, chunk).flip(1)
+    b, t, d = x.shape
+    c = max(1, min(chunk, t))
+    pad = (-t) % c
+    xp = F.pad(x, (0, 0, 0, pad)) if pad else x  # zeros after the end change no earlier sum
+    n = (t + pad) // c
+    local = torch.einsum("dij,bnjd->bnid", decay_weights(log_decay, c), xp.reshape(b, n, c, d))
+    if n > 1:
+        ends = local[:, :, -1]  # (B, n, D): each chunk's own decayed sum at its last position
+        state = torch.einsum("dij,bjd->bid", decay_weights(log_decay, n, c), ends)
+        entering = F.pad(state[:, :-1], (0, 0, 1, 0))  # the state carried into each chunk
+        steps = torch.arange(1, c + 1, device=x.device, dtype=log_decay.dtype)
+        powers = torch.exp(steps[:, None] * log_decay[None, :])  # (C, D): g ** (i + 1)
+        local = local + entering[:, :, None, :] * powers
+    out = local.reshape(b, n * c, d)
+    return out[:, :t] if pad else out
+
+
+def decayed_hydra_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    causal: bool = True,
+    key_padding_mask: Tensor | None = None,
+    log_decay: Tensor | None = None,
+    mean: bool = False,
+    eps: float = 1e-6,
+) -> Tensor:
+    """Hydra with forgetting: out_i = phi(q_i) * S_i, S_i = g * S_{i-1} + phi(k_i) * v_i.
+
+    Each feature d keeps its own decay g_d in (0, 1) (``log_decay``, (D,); default: half-lives
+    log-spaced from 1 to 256 positions), so a key j contributes with weight g_d ** (i - j): the
+    last films count most. g = 1 gives Hydra's running sum back. Not causal: a forward and a
+    backward decayed sum (the key at i itself counted once). ``mean``: divide by the decayed
+    number of keys summed. Sums run in float32 whatever the autocast. O(T D C) time for chunks
+    of C positions, O(D) state per sequence (see ``decayed_hydra_step``).
+    """
+    check_qkv(q, k, v, key_padding_mask)
+    d = q.shape[-1]
+    if log_decay is None:
+        log_decay = default_log_decay(d).to(q.device)
+    if log_decay.shape != (d,):
+        got = tuple(log_decay.shape)
+        raise ValueError(f"log_decay must be ({d},), one rate per feature, got {got}")
+    work = torch.promote_types(q.dtype, torch.float32)  # half precision sums in float32
+    with torch.autocast(q.device.type, enabled=False):
+        ld = log_decay.to(work)
+        kv = zero_padded(cosine_feature_map(k.to(work), eps) * v.to(work), key_padding_mask)
+        s = _decayed_both_ways(kv, ld, causal)
+        out = cosine_feature_map(q.to(work), eps) * s
+        if mean:
+            real = torch.ones_like(kv[..., :1]).expand_as(kv)
+            real = zero_padded(real, key_padding_mask)
+            out = out / _decayed_both_ways(real, ld, causal).clamp_min(1.0)
+    return out.to(q.dtype)
+
+
+def _decayed_both_ways(x: Tensor, log_decay: Tensor, causal: bool) -> Tensor:
+    """The forward decayed sum, plus (not causal) the backward one without counting x twice."""
+    s = decayed_prefix_sum(x, log_decay)
+    return s if causal else s + decayed_prefix_sum(x, log_decay, reverse=True) - x
+
+
+def decayed_hydra_step(
+    state: Tensor, q: Tensor, k: Tensor, v: Tensor, log_decay: Tensor, eps: float = 1e-6
+) -> tuple[Tensor, Tensor]:
+    """One new position of causal decayed Hydra: (B, D) state and (B, D) q, k, v in, the new
+    state and the output out. O(D) work and memory whatever the history's length."""
+    state = torch.exp(log_decay) * state + cosine_feature_map(k, eps) * v
+    return state, cosine_feature_map(q, eps) * state
+
+
 # ----------------------------------------------------------------------------- registry
 
 ATTENTIONS: dict[str, Callable[..., Tensor]] = {
@@ -434,4 +488,5 @@ ATTENTIONS: dict[str, Callable[..., Tensor]] = {
     "sdpa": sdpa_attention,
     "linear": linear_attention,
     "hydra": hydra_attention,
+    "hydra_decay": decayed_hydra_attention,
 }

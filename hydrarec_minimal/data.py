@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 ENV_VAR = "HYDRAREC_DATA"
+ORDERS = ("time", "shuffled")  # a history in time order, or its films randomly permuted
 GROUPLENS = "https://files.grouplens.org/datasets/movielens"
 
 
@@ -275,6 +276,16 @@ class SequenceData:
         """Length of every user's sequence."""
         return torch.tensor([len(s) for s in self.sequences])
 
+    def summary(self) -> dict:
+        """What a result records of its data: name, sizes and the fingerprint of its order."""
+        return {
+            "name": self.name,
+            "users": self.num_users,
+            "items": self.num_items,
+            "interactions": self.num_interactions,
+            "fingerprint": self.fingerprint(),
+        }
+
     def fingerprint(self) -> str:
         """sha256 of the filtered sequences as text (``UserID MovieID ...`` per line, users in
         increasing id, original ids): two runs compare only if their data print the same."""
@@ -284,13 +295,26 @@ class SequenceData:
             h.update((" ".join(map(str, ids)) + "\n").encode())
         return h.hexdigest()
 
-    def split(self) -> Split:
-        """Leave-one-out: last item of each user for test, second to last for validation."""
+    def split(self, order: str = "time", seed: int = 0) -> Split:
+        """Leave-one-out: last item of each user for test, second to last for validation.
+
+        ``order="shuffled"`` keeps every target and every history's films but destroys their
+        order: each user's training history, and separately the test input (the training
+        history plus the validation film), are randomly permuted (fixed ``seed``). A model
+        that learns the same from it owes nothing to order."""
+        if order not in ORDERS:
+            raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+        train = [s[:-2] for s in self.sequences]
+        test_input = [s[:-1] for s in self.sequences]
+        if order == "shuffled":
+            g = torch.Generator().manual_seed(seed)
+            train = [[s[i] for i in torch.randperm(len(s), generator=g)] for s in train]
+            test_input = [[s[i] for i in torch.randperm(len(s), generator=g)] for s in test_input]
         return Split(
-            train=[s[:-2] for s in self.sequences],
-            valid_input=[s[:-2] for s in self.sequences],
+            train=train,
+            valid_input=train,
             valid_target=torch.tensor([s[-2] for s in self.sequences]),
-            test_input=[s[:-1] for s in self.sequences],
+            test_input=test_input,
             test_target=torch.tensor([s[-1] for s in self.sequences]),
         )
 
@@ -306,7 +330,7 @@ class Split:
     test_target: torch.Tensor
 
 
-def build(
+def sequence_data(
     name: str, raw: dict[int, list[int]], min_item_count: int = 5, min_user_len: int = 3
 ) -> SequenceData:
     """Drop items with fewer than ``min_item_count`` ratings (one pass, as SASRec/BERT4Rec),
@@ -332,7 +356,7 @@ def load_movielens(
 ) -> SequenceData:
     """Load MovieLens ('ml-100k' or 'ml-1m') as chronological per-user item sequences."""
     folder = fetch(name, home, download)
-    return build(name, read_sequences(folder / "sequences.txt"), min_item_count)
+    return sequence_data(name, read_sequences(folder / "sequences.txt"), min_item_count)
 
 
 # ----------------------------------------------------------------------------- batching
@@ -355,9 +379,9 @@ def item_vectors(data: SequenceData, dim: int = 16, seed: int = 0) -> torch.Tens
     x = torch.zeros(data.num_users, data.num_items + 1)
     for u, s in enumerate(data.sequences):
         x[u, s] = 1.0
-    g = torch.manual_seed(seed)  # svd_lowrank draws a random start
-    _, sing, v = torch.svd_lowrank(x, q=dim + 8, niter=4)
-    del g
+    with torch.random.fork_rng():  # svd_lowrank draws a random start; the caller's RNG stays
+        torch.manual_seed(seed)
+        _, sing, v = torch.svd_lowrank(x, q=dim + 8, niter=4)
     vecs = v[:, :dim] * sing[:dim].sqrt()
     vecs[0] = 0.0
     return vecs

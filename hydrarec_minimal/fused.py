@@ -24,6 +24,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from .shapes import check_qkv
+
 SOURCE = r"""
 #include <math.h>
 #include <stdint.h>
@@ -51,12 +53,14 @@ static void add_kv(float *acc, const float *k, const float *v, const uint8_t *pa
 }
 
 /* Non-causal: kv_b = sum_t phi(k_t) * v_t (per-thread partial sums over time chunks),
-   then out_t = phi(q_t) * kv_b. Reads k, v, q once; writes out once. */
-void hydra(const float *q, const float *k, const float *v, const uint8_t *pad, float *out,
-           int64_t B, int64_t T, int64_t D, float eps, int threads) {
+   then out_t = phi(q_t) * kv_b. Reads k, v, q once; writes out once. Returns -1 when its
+   scratch memory cannot be allocated (nothing written), else 0. */
+int hydra(const float *q, const float *k, const float *v, const uint8_t *pad, float *out,
+          int64_t B, int64_t T, int64_t D, float eps, int threads) {
     int64_t C = 4 * (int64_t)threads < T ? 4 * (int64_t)threads : T;
     float *part = calloc(B * C * D, sizeof(float));
     float *kv = calloc(B * D, sizeof(float));
+    if (!part || !kv) { free(part); free(kv); return -1; }
     #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
     for (int64_t b = 0; b < B; b++)
         for (int64_t c = 0; c < C; c++)
@@ -74,16 +78,19 @@ void hydra(const float *q, const float *k, const float *v, const uint8_t *pad, f
     }
     free(part);
     free(kv);
+    return 0;
 }
 
 /* Causal: out_t = phi(q_t) * sum_{s <= t} phi(k_s) * v_s, a running sum per batch row. With
    fewer rows than threads each row is cut into C time chunks: a first pass sums each chunk,
-   and each chunk then starts from the sum of the chunks before it. */
-void hydra_causal(const float *q, const float *k, const float *v, const uint8_t *pad,
-                  float *out, int64_t B, int64_t T, int64_t D, float eps, int threads) {
+   and each chunk then starts from the sum of the chunks before it. Returns -1 when its
+   scratch memory cannot be allocated (nothing written), else 0. */
+int hydra_causal(const float *q, const float *k, const float *v, const uint8_t *pad,
+                 float *out, int64_t B, int64_t T, int64_t D, float eps, int threads) {
     int64_t C = B >= threads ? 1 : (threads + B - 1) / B;
     if (C > T) C = T;
     float *carry = calloc(B * C * D, sizeof(float));
+    if (!carry) return -1;
     if (C > 1) {
         #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
         for (int64_t b = 0; b < B; b++)
@@ -109,6 +116,7 @@ void hydra_causal(const float *q, const float *k, const float *v, const uint8_t 
             }
         }
     free(carry);
+    return 0;
 }
 """
 
@@ -130,7 +138,7 @@ def compiler() -> str | None:
     return None
 
 
-def build(directory: Path | None = None) -> Path:
+def compile_library(directory: Path | None = None) -> Path:
     """Compile ``SOURCE`` into a shared library (once: the file name hashes the source and
     flags) and return its path. Raises RuntimeError with the compiler's message on failure."""
     cc = compiler()
@@ -157,12 +165,12 @@ def build(directory: Path | None = None) -> Path:
 def _library() -> ctypes.CDLL | None:
     """The loaded library, or None when it cannot be built here (remembered per process)."""
     try:
-        lib = ctypes.CDLL(str(build()))
+        lib = ctypes.CDLL(str(compile_library()))
     except (RuntimeError, OSError):
         return None
     args = [ctypes.c_void_p] * 5 + [ctypes.c_int64] * 3 + [ctypes.c_float, ctypes.c_int]
     for fn in (lib.hydra, lib.hydra_causal):
-        fn.argtypes, fn.restype = args, None
+        fn.argtypes, fn.restype = args, ctypes.c_int
     return lib
 
 
@@ -179,21 +187,27 @@ def hydra_fused(
     causal: bool = False,
     key_padding_mask: Tensor | None = None,
     eps: float = 1e-6,
+    out: Tensor | None = None,
 ) -> Tensor:
-    """Hydra attention by the fused C loop: contiguous float32 CPU tensors, no autograd."""
-    from .attention import check_qkv  # attention imports this module: import at call time
-
+    """Hydra attention by the fused C loop: float32 CPU tensors, no autograd. Writes into
+    ``out`` (contiguous, shaped like q) when given, as torch's ``out=`` arguments do."""
     check_qkv(q, k, v, key_padding_mask)  # the C loop trusts the shapes: check them first
     if q.device.type != "cpu" or q.dtype != torch.float32:
         raise ValueError(f"method='fused' needs float32 CPU tensors, got {q.dtype} on {q.device}")
+    if out is not None and (
+        out.shape != q.shape or out.dtype != q.dtype or not out.is_contiguous()
+    ):
+        raise ValueError(f"out must be a contiguous float32 tensor of shape {tuple(q.shape)}")
     lib = _library()
     if lib is None:
         raise RuntimeError("the fused kernel is not available here (no working C compiler)")
     q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
     pad = None if key_padding_mask is None else key_padding_mask.to(torch.bool).contiguous()
-    out = torch.empty_like(q)
+    out = torch.empty_like(q) if out is None else out
     b, t, d = q.shape
     fn = lib.hydra_causal if causal else lib.hydra
-    fn(q.data_ptr(), k.data_ptr(), v.data_ptr(), None if pad is None else pad.data_ptr(),
-       out.data_ptr(), b, t, d, eps, torch.get_num_threads())  # fmt: skip
+    status = fn(q.data_ptr(), k.data_ptr(), v.data_ptr(), None if pad is None else pad.data_ptr(),
+                out.data_ptr(), b, t, d, eps, torch.get_num_threads())  # fmt: skip
+    if status != 0:
+        raise MemoryError("the fused Hydra loop could not allocate its scratch memory")
     return out

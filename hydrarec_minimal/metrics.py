@@ -1,4 +1,5 @@
-"""Ranking metrics for next-item prediction: HR@k, NDCG@k, MRR, under two protocols.
+"""Ranking metrics for next-item prediction (HR@k, NDCG@k, MRR) under two protocols, and how
+a model's scores for every user are computed and evaluated.
 
 - **full**: the target is ranked against every item, with the user's already-seen items
   excluded (the protocol of Klenitskiy & Vasilev 2023 and Petrov & Macdonald 2022);
@@ -15,6 +16,9 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
+
+from .data import SequenceData, Split, pad_left
+from .model import HydraRec
 
 KS = (1, 5, 10, 20)
 
@@ -45,10 +49,21 @@ def exclude_seen(scores: Tensor, seen: Sequence[Sequence[int]], targets: Tensor)
     return scores
 
 
+def check_target_scores(target: Tensor) -> None:
+    """A NaN score cannot be ranked (it would count as a hit): refuse it, naming the users."""
+    bad = torch.isnan(target).flatten().nonzero().flatten()
+    if len(bad):
+        raise ValueError(
+            f"the target's score is NaN for {len(bad)} user(s) (first: {bad[:5].tolist()}): "
+            "the model diverged or its input was invalid"
+        )
+
+
 def full_ranks(scores: Tensor, targets: Tensor, seen: Sequence[Sequence[int]]) -> Tensor:
     """0-based rank of each target among all items, seen items and padding excluded."""
     scores = exclude_seen(scores.float(), seen, targets)
     target = scores.gather(1, targets[:, None])
+    check_target_scores(target)
     ahead = (scores > target).sum(1) + (scores == target).sum(1) - 1
     return ahead
 
@@ -77,6 +92,7 @@ def sample_negatives(
 def sampled_ranks(scores: Tensor, targets: Tensor, negatives: Tensor) -> Tensor:
     """0-based rank of each target among itself and its sampled negatives (ties count ahead)."""
     target = scores.gather(1, targets[:, None])
+    check_target_scores(target)
     neg = scores.gather(1, negatives)
     return (neg >= target).sum(1)
 
@@ -113,4 +129,56 @@ def paired_test(a: Tensor, b: Tensor, n: int = 10_000, seed: int = 0) -> dict[st
         "ci_low": torch.quantile(boot, 0.025).item(),
         "ci_high": torch.quantile(boot, 0.975).item(),
         "p_value": ((null.abs() >= observed.abs()).sum().item() + 1) / (n + 1),
+    }
+
+
+# ----------------------------------------------------------------------------- models
+
+PROTOCOLS = ("full", "uniform100", "popular100")
+
+
+@torch.no_grad()
+def score_users(model: HydraRec, inputs: list[list[int]], batch_size: int = 512) -> Tensor:
+    """(U, N + 1) next-item scores for every user's input history, on the CPU."""
+    model.eval()
+    device = next(model.parameters()).device
+    L = model.cfg.max_len
+    parts = []
+    for i in range(0, len(inputs), batch_size):
+        seq = pad_left(inputs[i : i + batch_size], L).to(device)
+        parts.append(model.score_next(seq).float().cpu())
+    return torch.cat(parts)
+
+
+def evaluate(
+    scores: Tensor,
+    inputs: list[list[int]],
+    targets: Tensor,
+    protocol: str = "full",
+    popularity: Tensor | None = None,
+    seed: int = 0,
+    all_seen: list[list[int]] | None = None,
+) -> dict[str, float]:
+    """Metrics of (U, N + 1) scores under 'full' ranking (seen items excluded) or 100 sampled
+    negatives, 'uniform100' or 'popular100' (drawn among items the user never rated)."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    if protocol == "full":
+        return metrics_from_ranks(full_ranks(scores, targets, inputs))
+    g = torch.Generator().manual_seed(seed)
+    never = all_seen if all_seen is not None else inputs
+    pop = popularity if protocol == "popular100" else None
+    neg = sample_negatives(scores.shape[1] - 1, never, 100, pop, g)
+    return metrics_from_ranks(sampled_ranks(scores, targets, neg))
+
+
+def evaluate_all(scores: Tensor, data: SequenceData, split: Split, which: str = "test") -> dict:
+    """Full, uniform-100 and popularity-100 metrics for the 'valid' or 'test' targets."""
+    inputs = split.test_input if which == "test" else split.valid_input
+    targets = split.test_target if which == "test" else split.valid_target
+    pop = popularity_scores(split.train, data.num_items)
+    return {
+        "full": evaluate(scores, inputs, targets, "full"),
+        "uniform100": evaluate(scores, inputs, targets, "uniform100", pop, 0, data.sequences),
+        "popular100": evaluate(scores, inputs, targets, "popular100", pop, 0, data.sequences),
     }

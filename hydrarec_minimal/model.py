@@ -21,42 +21,65 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .attention import hydra_attention, linear_attention, sdpa_attention, softmax_attention
+from .attention import ATTENTIONS, cosine_feature_map, default_log_decay
+from .shapes import merge_heads, split_heads
 
 MODES = ("causal", "bidirectional")
+POSITIONS = ("absolute", "none")  # learned right-aligned position embeddings, or none at all
+ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
+# Attentions that can run one new film at a time from a per-user state (HydraRec.step):
+# Hydra keeps a running sum of d numbers per block, softmax a cache of every past key and value.
+RECURRENT = ("hydra", "hydra_decay")
+STREAMABLE = RECURRENT + ("sdpa", "softmax")
 
 
 @dataclass
 class ModelConfig:
     """Everything that fixes the model's shape; stored with every checkpoint and result."""
 
-    num_items: int
+    num_items: int = 0  # 0 until the data set is known (TrainConfig leaves it to the data)
     max_len: int = 200
     d: int = 64
     layers: int = 2
     heads: int = 1  # softmax/linear only; Hydra always uses H = d heads of size 1
-    attention: str = "hydra"  # 'sdpa' | 'softmax' | 'linear' | 'hydra'
+    attention: str = "hydra"  # a name in attention.ATTENTIONS; 'a+b' = one per block
     mode: str = "causal"  # 'causal' | 'bidirectional'
     dropout: float = 0.2
     ffn_mult: int = 1
     init_std: float = 0.05
     hydra_mean: bool = False  # Hydra only: divide each row's sum by its number of keys
     tied: bool = True  # score items with the input embeddings (False: a separate output table)
+    positions: str = "absolute"  # 'absolute' (learned, right-aligned) | 'none'
+    learn_decay: bool = True  # hydra_decay: learn each feature's decay (False: keep the init)
+    conv: int = 0  # width of a causal depthwise convolution before attention (0 = none)
+    mask_in_keys: bool = True  # bidirectional: [MASK] tokens enter the attention's key sums
+    scale_embeddings: bool = False  # multiply item embeddings by sqrt(d) (SASRec's code)
+    activation: str = "gelu"  # feed-forward non-linearity: 'gelu' | 'relu'
 
     def __post_init__(self) -> None:
         """Refuse shapes and choices that cannot work, with the reason."""
         if self.max_len < 2:
             raise ValueError(f"max_len must be >= 2 (one input and one target), got {self.max_len}")
-        if self.num_items < 1 or self.d < 1 or self.layers < 1 or self.ffn_mult < 1:
-            raise ValueError(f"num_items, d, layers, ffn_mult must be >= 1: {asdict(self)}")
-        if self.attention not in ATTENTION_FNS:
+        if self.num_items < 0 or self.d < 1 or self.layers < 1 or self.ffn_mult < 1:
+            raise ValueError(f"num_items >= 0, d, layers, ffn_mult >= 1 required: {asdict(self)}")
+        kinds = self.block_attentions()
+        if any(k not in ATTENTIONS for k in kinds) or len(kinds) not in (1, self.layers):
             raise ValueError(
-                f"attention must be one of {sorted(ATTENTION_FNS)}, got {self.attention!r}"
+                f"attention must be one of {sorted(ATTENTIONS)}, or one per block joined by '+' "
+                f"({self.layers} blocks), got {self.attention!r}"
             )
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        if self.hydra_mean and self.attention != "hydra":
-            raise ValueError(f"hydra_mean applies to attention='hydra' only: {self.attention!r}")
+        if self.hydra_mean and not all(k.startswith("hydra") for k in kinds):
+            raise ValueError(f"hydra_mean applies to Hydra attentions only: {self.attention!r}")
+        if self.positions not in POSITIONS:
+            raise ValueError(f"positions must be one of {POSITIONS}, got {self.positions!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(ACTIVATIONS)}: {self.activation!r}"
+            )
+        if self.conv < 0:
+            raise ValueError(f"conv must be >= 0 (0 = no convolution), got {self.conv}")
         if self.d % self.heads != 0:
             raise ValueError(f"d={self.d} is not divisible by heads={self.heads}")
         if not 0 <= self.dropout < 1:
@@ -67,53 +90,124 @@ class ModelConfig:
         """The id of the [MASK] token (bidirectional mode): one past the last item."""
         return self.num_items + 1
 
-
-ATTENTION_FNS = {
-    "sdpa": sdpa_attention,
-    "softmax": softmax_attention,
-    "linear": linear_attention,
-    "hydra": hydra_attention,
-}
+    def block_attentions(self) -> list[str]:
+        """The attention of each block ('hydra_decay+sdpa': Hydra first, softmax second)."""
+        kinds = self.attention.split("+")
+        return kinds * self.layers if len(kinds) == 1 else kinds
 
 
 class Attention(nn.Module):
-    """Projections q, k, v and the output around one of the package's attention functions."""
+    """Projections q, k, v and the output around one of the package's attention functions
+    (``hydra_decay`` also holds each feature's decay, learned as a logit)."""
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, kind: str):
         super().__init__()
+        self.kind = kind
         self.qkv = nn.Linear(cfg.d, 3 * cfg.d)
         self.out = nn.Linear(cfg.d, cfg.d)
-        self.fn = ATTENTION_FNS[cfg.attention]
-        self.kwargs = {"mean": cfg.hydra_mean} if cfg.attention == "hydra" else {"heads": cfg.heads}
+        self.fn = ATTENTIONS[kind]
+        self.kwargs = {"mean": cfg.hydra_mean} if kind.startswith("hydra") else {"heads": cfg.heads}
         self.causal = cfg.mode == "causal"
+        if kind == "hydra_decay":
+            logit = torch.special.logit(default_log_decay(cfg.d).exp().double()).float()
+            if cfg.learn_decay:
+                self.decay_logit = nn.Parameter(logit)
+            else:
+                self.register_buffer("decay_logit", logit)
 
-    def forward(self, x: Tensor, pad: Tensor) -> Tensor:
-        """x: (B, T, d); pad: (B, T) bool, True at padding."""
+    def log_decay(self) -> Tensor | None:
+        """(d,) log g of every feature (g = sigmoid(logit), in (0, 1)); None without decay."""
+        return F.logsigmoid(self.decay_logit) if self.kind == "hydra_decay" else None
+
+    def forward(self, x: Tensor, keys_off: Tensor) -> Tensor:
+        """x: (B, T, d); keys_off: (B, T) bool, True at keys no query may use (padding)."""
         q, k, v = self.qkv(x).chunk(3, dim=-1)
-        y = self.fn(q, k, v, causal=self.causal, key_padding_mask=pad, **self.kwargs)
+        kw = self.kwargs | ({"log_decay": self.log_decay()} if self.kind == "hydra_decay" else {})
+        y = self.fn(q, k, v, causal=self.causal, key_padding_mask=keys_off, **kw)
         return self.out(y)
+
+    def initial_state(self, users: int, like: Tensor) -> dict:
+        """An empty history: Hydra's running sum (users, d), or softmax's empty key/value cache."""
+        d = self.qkv.in_features
+        if self.kind in RECURRENT:
+            return {"sum": like.new_zeros(users, d)}
+        return {"k": like.new_zeros(users, 0, d), "v": like.new_zeros(users, 0, d)}
+
+    def step(self, state: dict, x: Tensor) -> tuple[dict, Tensor]:
+        """One new position (users, d): Hydra's recurrent form (O(d) work and state), or
+        softmax attention of the new query over the cached keys (O(L d))."""
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        if self.kind in RECURRENT:
+            ld = self.log_decay()
+            decay = ld.exp() if ld is not None else 1.0
+            s = decay * state["sum"] + cosine_feature_map(k) * v
+            return {"sum": s}, self.out(cosine_feature_map(q) * s)
+        keys = torch.cat([state["k"], k[:, None]], 1)
+        values = torch.cat([state["v"], v[:, None]], 1)
+        h = self.kwargs["heads"]
+        y = F.scaled_dot_product_attention(*(split_heads(t, h) for t in (q[:, None], keys, values)))
+        return {"k": keys, "v": values}, self.out(merge_heads(y)[:, 0])
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block: x + attn(LN(x)), then x + FFN(LN(x)), with dropout."""
+    """Pre-norm transformer block: x + attn(LN(x)), then x + FFN(LN(x)), with dropout;
+    optionally a causal depthwise convolution (``conv`` positions wide) before attention."""
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, kind: str):
         super().__init__()
         self.ln1 = nn.LayerNorm(cfg.d)
-        self.attn = Attention(cfg)
+        self.conv = CausalConv(cfg.d, cfg.conv) if cfg.conv else None
+        self.attn = Attention(cfg, kind)
         self.ln2 = nn.LayerNorm(cfg.d)
         self.ffn = nn.Sequential(
             nn.Linear(cfg.d, cfg.ffn_mult * cfg.d),
-            nn.GELU(),
+            ACTIVATIONS[cfg.activation](),
             nn.Linear(cfg.ffn_mult * cfg.d, cfg.d),
         )
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: Tensor, pad: Tensor) -> Tensor:
+    def forward(self, x: Tensor, pad: Tensor, keys_off: Tensor) -> Tensor:
         """One block; padded rows are zeroed on the way in, so nothing leaks from them."""
         x = x.masked_fill(pad[..., None], 0.0)
-        x = x + self.drop(self.attn(self.ln1(x), pad))
+        h = self.ln1(x)
+        if self.conv is not None:
+            h = self.conv(h.masked_fill(pad[..., None], 0.0))
+        x = x + self.drop(self.attn(h, keys_off))
         return x + self.drop(self.ffn(self.ln2(x)))
+
+    def step(self, state: dict, x: Tensor) -> tuple[dict, Tensor]:
+        """One new position (B, d), with this block's state (running sum, conv window)."""
+        h = self.ln1(x)
+        new = {}
+        if self.conv is not None:
+            window = torch.cat([state["window"], h[:, None]], 1)[:, 1:]
+            new["window"], h = window, self.conv.last(window)
+        attn, y = self.attn.step({k: v for k, v in state.items() if k != "window"}, h)
+        new |= attn
+        x = x + y
+        return new, x + self.ffn(self.ln2(x))
+
+
+class CausalConv(nn.Module):
+    """Depthwise convolution over the last ``width`` positions of each feature, started as
+    the identity (the newest position's weight 1, the others 0), so training begins from the
+    model without it."""
+
+    def __init__(self, d: int, width: int):
+        super().__init__()
+        self.width = width
+        self.weight = nn.Parameter(torch.zeros(d, width))
+        with torch.no_grad():
+            self.weight[:, -1] = 1.0
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, T, d) -> (B, T, d): y_t = sum_i w_i * x_{t - width + 1 + i} (zeros before 0)."""
+        xt = F.pad(x.transpose(1, 2), (self.width - 1, 0))
+        return F.conv1d(xt, self.weight[:, None, :], groups=x.shape[-1]).transpose(1, 2)
+
+    def last(self, window: Tensor) -> Tensor:
+        """The output at the newest of the (B, width, d) last inputs."""
+        return (window * self.weight.T).sum(1)
 
 
 class HydraRec(nn.Module):
@@ -123,10 +217,12 @@ class HydraRec(nn.Module):
         super().__init__()
         self.cfg = cfg
         # ids: 0 = padding, 1..N = items, N + 1 = [MASK] (used in bidirectional mode only)
+        if cfg.num_items < 1:
+            raise ValueError("num_items must be >= 1 (the number of items in the data)")
         self.items = nn.Embedding(cfg.num_items + 2, cfg.d, padding_idx=0)
-        self.positions = nn.Embedding(cfg.max_len, cfg.d)
+        self.positions = nn.Embedding(cfg.max_len, cfg.d) if cfg.positions == "absolute" else None
         self.drop = nn.Dropout(cfg.dropout)
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
+        self.blocks = nn.ModuleList(Block(cfg, kind) for kind in cfg.block_attentions())
         self.ln = nn.LayerNorm(cfg.d)
         self.output = None if cfg.tied else nn.Embedding(cfg.num_items + 1, cfg.d)
         self.reset_parameters()
@@ -134,23 +230,69 @@ class HydraRec(nn.Module):
     def reset_parameters(self) -> None:
         """Small normal embeddings (std 0.05): far faster learning here than N(0, 1) * sqrt(d)."""
         nn.init.normal_(self.items.weight, std=self.cfg.init_std)
-        nn.init.normal_(self.positions.weight, std=self.cfg.init_std)
+        if self.positions is not None:
+            nn.init.normal_(self.positions.weight, std=self.cfg.init_std)
         if self.output is not None:
             nn.init.normal_(self.output.weight, std=self.cfg.init_std)
         with torch.no_grad():
             self.items.weight[0].zero_()
 
     def forward(self, seq: Tensor) -> Tensor:
-        """(B, T) item ids -> (B, T, d) hidden states; T <= max_len, positions right-aligned."""
+        """(B, T) item ids -> (B, T, d) hidden states; with position embeddings (right-aligned)
+        T <= max_len, without them any T."""
         b, t = seq.shape
-        if t > self.cfg.max_len:
+        if t > self.cfg.max_len and self.positions is not None:
             raise ValueError(f"sequence length {t} exceeds max_len={self.cfg.max_len}")
         pad = seq == 0
-        pos = torch.arange(self.cfg.max_len - t, self.cfg.max_len, device=seq.device)
-        x = self.drop(self.items(seq) + self.positions(pos))
+        keys_off = pad if self.cfg.mask_in_keys else pad | (seq == self.cfg.mask_token)
+        x = self.drop(self.embed(seq))
         for block in self.blocks:
-            x = block(x, pad)
+            x = block(x, pad, keys_off)
         return self.ln(x).masked_fill(pad[..., None], 0.0)
+
+    def embed(self, seq: Tensor) -> Tensor:
+        """Item embeddings (scaled by sqrt(d) if asked) plus right-aligned positions, if any."""
+        x = self.items(seq)
+        if self.cfg.scale_embeddings:
+            x = x * self.cfg.d**0.5
+        if self.positions is not None:
+            t = seq.shape[1]
+            x = x + self.positions(
+                torch.arange(self.cfg.max_len - t, self.cfg.max_len, device=seq.device)
+            )
+        return x
+
+    # ------------------------------------------------------------------------- streaming
+
+    def initial_state(self, users: int = 1) -> list[dict]:
+        """A new user's state for ``step``, per block: Hydra's (users, d) running sum or
+        softmax's key/value cache (and the convolution's window). Needs a causal model
+        without position embeddings (right-aligned positions move every film at each event)."""
+        kinds = set(self.cfg.block_attentions())
+        if self.cfg.mode != "causal" or self.positions is not None or not kinds <= set(STREAMABLE):
+            raise ValueError(
+                f"step() needs mode='causal', positions='none' and attention in {STREAMABLE}; "
+                f"this model has {self.cfg.mode!r}, {self.cfg.positions!r}, {self.cfg.attention!r}"
+            )
+        if self.cfg.hydra_mean:
+            raise ValueError("step() does not support hydra_mean")
+        w = next(self.parameters())
+        state = [block.attn.initial_state(users, w) for block in self.blocks]
+        if self.cfg.conv:
+            for s in state:
+                s["window"] = w.new_zeros(users, self.cfg.conv, self.cfg.d)
+        return state
+
+    @torch.no_grad()
+    def step(self, state: list[dict], items: Tensor) -> tuple[list[dict], Tensor]:
+        """Feed each user's newest film (``items``, (users,) ids): the new state and the
+        (users, d) hidden state, equal to ``forward``'s last position over the whole history."""
+        x = self.embed(items[:, None])[:, 0]
+        new = []
+        for block, s in zip(self.blocks, state):
+            s, x = block.step(s, x)
+            new.append(s)
+        return new, self.ln(x)
 
     def item_weights(self) -> Tensor:
         """(N + 1, d) output embeddings of padding and the items (tied: the input ones)."""

@@ -1,50 +1,57 @@
 """Train and evaluate HydraRec on MovieLens, from Python or the command line.
 
-    python -m hydrarec_minimal.train --dataset ml-1m --attention hydra --mode causal \
-        --epochs 30 --out runs/hydra
+    python -m hydrarec_minimal.train --recipe cpu15 --attention hydra --mode causal --out DIR
 
 Writes ``DIR/checkpoint.pt`` after every epoch (plain state dicts, optimiser and RNG state)
-and ``DIR/metrics.json`` (config, per-epoch history, wall times, final test metrics).
-``--resume`` continues from the last checkpoint and, with the same seed and thread count,
-ends with the same metrics as an uninterrupted run. Early stopping on validation NDCG@10.
+and ``DIR/metrics.json`` (settings, per-epoch history, times, test metrics and each user's
+test rank). ``--resume`` continues from the last checkpoint and, with the same seed and
+thread count, ends with the same metrics as an uninterrupted run. Early stopping on
+validation NDCG@10. Named recipes (``RECIPES``, ``--recipe``) hold the book's settings.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
 from . import metrics as M
-from .bench import _proc_status, environment, keep_freed_memory, resolve_device, trim_freed_memory
-from .data import SequenceData, Split, load_movielens, pad_left
+from .data import ORDERS, SequenceData, Split, load_movielens, pad_left
+from .machine import (
+    AUTOCAST_DTYPES,
+    environment,
+    freed_memory_kept,
+    proc_status,
+    resolve_device,
+    resolve_precision,
+    torch_threads,
+    trim_freed_memory,
+)
 from .model import HydraRec, ModelConfig, count_parameters, losses
+from .runs import append_epoch, load_checkpoint, write
+
+LOSSES = ("ce", "sampled", "gbce")
+SCHEDULES = ("constant", "linear", "cosine")
 
 
 @dataclass
-class TrainConfig:
-    """A training run, completely: what the CLI takes and what metrics.json records."""
+class TrainConfig(ModelConfig):
+    """A training run, completely: the model's settings (inherited from ``ModelConfig``, its
+    item count left to the data) plus how to train it. What the CLI takes and metrics.json
+    records."""
 
     dataset: str = "ml-1m"
-    attention: str = "hydra"
-    mode: str = "causal"
-    max_len: int = 200
-    d: int = 64
-    layers: int = 2
-    heads: int = 1
-    dropout: float = 0.2
-    ffn_mult: int = 1
-    hydra_mean: bool = False  # Hydra: running mean instead of running sum (a variant)
-    tied: bool = True  # output scores by the input item embeddings
+    order: str = "time"  # 'time', or 'shuffled': each history's films randomly permuted
     loss: str = "ce"  # 'ce' (full catalogue) | 'sampled' | 'gbce'
     negatives: int = 256
     gbce_t: float = 0.75
@@ -53,53 +60,83 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     epochs: int = 50
-    patience: int = 5  # epochs without a better validation NDCG@10 before stopping
+    patience: int = 5  # validations without a better NDCG@10 before stopping
     time_budget_s: float = 0.0  # stop training after this much time (0 = no budget)
     budget_clock: str = "wall"  # 'wall' seconds, or 'cpu': process CPU seconds / threads
     seed: int = 0
     device: str = "auto"
-    threads: int = 0  # torch CPU threads (0 = torch's default)
+    threads: int = 0  # torch CPU threads during the run (0 = leave as is)
     eval_batch_size: int = 512
     test_every_epoch: bool = False  # also record test metrics per epoch (never used to select)
     min_item_count: int = 5
-    bf16: bool = False  # bfloat16 autocast for matmuls (fast on CPUs with AVX512-BF16, GPUs)
+    precision: str = "fp32"  # 'fp32' | 'bf16' | 'fp16' | 'auto' (bf16 where it is fast)
     schedule: str = "constant"  # 'constant' | 'linear' (decay to 0) | 'cosine'
     warmup: int = 0  # linear warm-up steps
     eval_every: int = 1  # validate every this many epochs (and at the last one)
+    recipe: str = ""  # the named recipe these settings started from (RECIPES), if any
+
+    @classmethod
+    def from_recipe(cls, name: str, **overrides) -> TrainConfig:
+        """A named recipe's settings (``RECIPES``), with ``overrides`` applied on top."""
+        if name not in RECIPES:
+            raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}")
+        return cls(**(RECIPES[name] | {"recipe": name} | overrides))
 
     def __post_init__(self) -> None:
         """Refuse settings that cannot train, with the reason."""
-        if self.loss not in ("ce", "sampled", "gbce"):
-            raise ValueError(f"loss must be 'ce', 'sampled' or 'gbce', got {self.loss!r}")
+        super().__post_init__()  # the model's settings
+        choices = {"loss": LOSSES, "schedule": SCHEDULES, "order": ORDERS}
+        choices |= {"budget_clock": ("wall", "cpu")}
+        choices |= {"precision": ("auto", *AUTOCAST_DTYPES)}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.batch_size < 1 or self.epochs < 0 or self.lr <= 0:
             raise ValueError("batch_size >= 1, epochs >= 0 and lr > 0 are required")
-        if self.schedule not in ("constant", "linear", "cosine"):
-            raise ValueError(
-                f"schedule must be 'constant', 'linear' or 'cosine', got {self.schedule!r}"
-            )
-        if self.budget_clock not in ("wall", "cpu"):
-            raise ValueError(f"budget_clock must be 'wall' or 'cpu', got {self.budget_clock!r}")
         if self.eval_every < 1 or self.warmup < 0:
             raise ValueError("eval_every must be >= 1 and warmup >= 0")
         if not 0 < self.mask_prob < 1:
             raise ValueError(f"mask_prob must be in (0, 1), got {self.mask_prob}")
-        self.model_config(1)  # validates max_len, d, heads, attention, mode, dropout
+        if self.recipe and self.recipe not in RECIPES:
+            raise ValueError(f"unknown recipe {self.recipe!r}; choose one of {sorted(RECIPES)}")
 
     def model_config(self, num_items: int) -> ModelConfig:
-        """The model's part of this configuration."""
-        return ModelConfig(
-            num_items=num_items,
-            max_len=self.max_len,
-            d=self.d,
-            layers=self.layers,
-            heads=self.heads,
-            attention=self.attention,
-            mode=self.mode,
-            dropout=self.dropout,
-            ffn_mult=self.ffn_mult,
-            hydra_mean=self.hydra_mean,
-            tied=self.tied,
-        )
+        """The model's part of this configuration, for a data set of ``num_items`` items."""
+        shape = {f.name: getattr(self, f.name) for f in dataclasses.fields(ModelConfig)}
+        return ModelConfig(**(shape | {"num_items": num_items}))
+
+    def record(self) -> dict:
+        """The settings as metrics.json stores them (the item count is the data's)."""
+        return {k: v for k, v in asdict(self).items() if k != "num_items"}
+
+
+# The book's training recipes, by name: every script, chapter and the README use these names
+# instead of re-typing flags. "cpu15" is Part III's harness: 15 minutes of CPU time per thread
+# on 2 threads, the model kept at its best validation epoch, test scores recorded every epoch
+# for the curves (never to choose); bfloat16 where the processor runs it fast, else float32.
+# "gpu-converge" trains the same model to early stopping.
+_BOOK = dict(
+    max_len=200, d=64, layers=2, dropout=0.2, loss="ce", lr=2e-3, batch_size=128, precision="auto"
+)
+_CPU15 = dict(
+    epochs=500,
+    patience=500,
+    time_budget_s=900.0,
+    budget_clock="cpu",
+    threads=2,
+    test_every_epoch=True,
+)
+RECIPES: dict[str, dict] = {
+    "cpu15": _BOOK | _CPU15,
+    "cpu45": _BOOK | _CPU15 | dict(patience=10, time_budget_s=2700.0),
+    "gpu-converge": _BOOK | dict(epochs=400, eval_every=2, patience=8, device="cuda", threads=1,
+                                 test_every_epoch=True),
+    # SASRec+'s published hyperparameters (Klenitskiy & Vasilev 2023, their configs) on the
+    # cpu15 budget: embeddings N(0, 0.02) times sqrt(d), dropout 0.1, ReLU, lr 1e-3, float32
+    "sasrec-plus": _BOOK | _CPU15 | dict(attention="sdpa", lr=1e-3, dropout=0.1, init_std=0.02,
+                                         scale_embeddings=True, activation="relu",
+                                         precision="fp32"),
+}  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- batches
@@ -129,160 +166,96 @@ def cloze_batch(
     return inputs, targets
 
 
+def training_examples(cfg: TrainConfig, split: Split) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Causal: (inputs, next-item targets). Bidirectional: (histories, None); each batch's
+    cloze masks are drawn as it is used."""
+    if cfg.mode == "causal":
+        return causal_examples(split.train, cfg.max_len)
+    return pad_left([s for s in split.train if s], cfg.max_len), None
+
+
 def lr_factor(cfg: TrainConfig, step: int, share: float) -> float:
     """Learning-rate multiplier: linear warm-up over ``cfg.warmup`` steps, then the schedule
-    over ``share`` in [0, 1], the part of the run done (by epochs, or by wall time when a time
-    budget binds sooner; wall-time schedules are not bit-identical on --resume)."""
+    over ``share`` in [0, 1], the part of the run done (by epochs, or by time when a time
+    budget binds sooner; time-based schedules are not bit-identical on --resume)."""
     warm = min(1.0, (step + 1) / cfg.warmup) if cfg.warmup else 1.0
     p = min(1.0, max(0.0, share))
     decay = {"constant": 1.0, "linear": 1.0 - p, "cosine": 0.5 * (1 + math.cos(math.pi * p))}
     return warm * decay[cfg.schedule]
 
 
-# ----------------------------------------------------------------------------- evaluation
+# ----------------------------------------------------------------------------- one step
 
 
-@torch.no_grad()
-def score_users(model: HydraRec, inputs: list[list[int]], batch_size: int = 512) -> torch.Tensor:
-    """(U, N + 1) next-item scores for every user's input history, on the CPU."""
-    model.eval()
-    device = next(model.parameters()).device
-    L = model.cfg.max_len
-    parts = []
-    for i in range(0, len(inputs), batch_size):
-        seq = pad_left(inputs[i : i + batch_size], L).to(device)
-        parts.append(model.score_next(seq).float().cpu())
-    return torch.cat(parts)
+def train_step(cfg: TrainConfig, model: HydraRec, opt, x, y, g: torch.Generator, scaler=None):
+    """One optimiser step on a batch; returns its loss. ``cfg.precision`` is a resolved one
+    ('fp32', 'bf16' or 'fp16'); fp16 needs a gradient ``scaler``."""
+    dtype = AUTOCAST_DTYPES[cfg.precision]
+    with torch.autocast(x.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+        hidden = model(x)
+        loss = losses(hidden, y, model.item_weights(), cfg.loss, cfg.negatives, cfg.gbce_t, g)
+    opt.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        opt.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+    return loss.item()
 
 
-def evaluate(
-    scores: torch.Tensor,
-    inputs: list[list[int]],
-    targets: torch.Tensor,
-    protocol: str = "full",
-    popularity: torch.Tensor | None = None,
-    seed: int = 0,
-    all_seen: list[list[int]] | None = None,
-) -> dict[str, float]:
-    """Metrics of (U, N + 1) scores under 'full' ranking (seen items excluded) or 100 sampled
-    negatives, 'uniform100' or 'popular100' (drawn among items the user never rated)."""
-    if protocol == "full":
-        return M.metrics_from_ranks(M.full_ranks(scores, targets, inputs))
-    g = torch.Generator().manual_seed(seed)
-    never = all_seen if all_seen is not None else inputs
-    pop = popularity if protocol == "popular100" else None
-    if protocol not in ("uniform100", "popular100"):
-        raise ValueError(f"protocol must be 'full', 'uniform100' or 'popular100', got {protocol!r}")
-    neg = M.sample_negatives(scores.shape[1] - 1, never, 100, pop, g)
-    return M.metrics_from_ranks(M.sampled_ranks(scores, targets, neg))
-
-
-def evaluate_all(
-    scores: torch.Tensor, data: SequenceData, split: Split, which: str = "test"
-) -> dict:
-    """Full, uniform-100 and popularity-100 metrics for the 'valid' or 'test' targets."""
-    inputs = split.test_input if which == "test" else split.valid_input
-    targets = split.test_target if which == "test" else split.valid_target
-    pop = M.popularity_scores(split.train, data.num_items)
-    return {
-        "full": evaluate(scores, inputs, targets, "full"),
-        "uniform100": evaluate(scores, inputs, targets, "uniform100", pop, 0, data.sequences),
-        "popular100": evaluate(scores, inputs, targets, "popular100", pop, 0, data.sequences),
-    }
-
-
-def most_popular_scores(split: Split, num_items: int, users: int) -> torch.Tensor:
-    """The most-popular baseline: every user gets the training-set item counts as scores."""
-    return M.popularity_scores(split.train, num_items).expand(users, -1)
-
-
-def most_popular(
-    dataset: str = "ml-1m", min_item_count: int = 5, data: SequenceData | None = None
-) -> dict:
-    """The most-popular baseline under every protocol, in the same layout as a training run."""
-    data = data if data is not None else load_movielens(dataset, min_item_count)
-    split = data.split()
-    scores = most_popular_scores(split, data.num_items, data.num_users)
-    valid = evaluate(scores, split.valid_input, split.valid_target)
-    test = evaluate_all(scores, data, split)
-    return {
-        "config": {"dataset": data.name, "model": "most popular", "min_item_count": min_item_count},
-        "data": data_record(data),
-        "valid": valid, "test": test["full"], "test_uniform100": test["uniform100"],
-        "test_popular100": test["popular100"], "environment": environment(),
-        "command": f"python -m hydrarec_minimal.train --dataset {data.name} --most-popular "
-        "--out DIR",
-    }  # fmt: skip
-
-
-def data_record(data: SequenceData) -> dict:
-    """What a result says about its data: name, sizes, and the fingerprint of its order."""
-    return {
-        "name": data.name,
-        "users": data.num_users,
-        "items": data.num_items,
-        "interactions": data.num_interactions,
-        "fingerprint": data.fingerprint(),
-    }
-
-
-def test_at(result: dict, seconds: float, clock: str = "cpu_s") -> dict | None:
-    """The test metrics a run had after ``seconds`` of ``clock`` ('cpu_s', 'wall_s', or
-    'epoch' to count epochs): those recorded at its best validation epoch among the epochs
-    finished by then. Needs a run made with ``test_every_epoch``; None if no epoch finished."""
-    done = [r for r in result["history"] if "valid" in r and r[clock] <= seconds]
-    if not done:
-        return None
-    if "test" not in done[0]:
-        raise ValueError("this run did not record test metrics per epoch (test_every_epoch)")
-    return max(done, key=lambda r: r["valid"]["ndcg@10"])["test"]
-
-
-def append_epoch_log(path: str | Path, record: dict) -> None:
-    """Append one epoch's record to a JSON-lines file as the epoch ends (``--epoch-log``), so
-    a run cut off before it writes metrics.json still leaves its history."""
-    with open(path, "a") as f:
-        f.write(json.dumps(record) + "\n")
-
-
-def read_epoch_log(path: str | Path) -> list[dict]:
-    """The per-epoch records an ``--epoch-log`` file holds, in order."""
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line]
-
-
-# ----------------------------------------------------------------------------- checkpoints
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    """Write a checkpoint atomically (temporary file, then rename): a kill never corrupts it."""
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
-
-
-def load_checkpoint(path: Path) -> dict:
-    """Load a checkpoint of plain tensors and Python values (``weights_only=True``)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-# ----------------------------------------------------------------------------- training
-
-
-# Settings that may change between a run and its resumption (they do not change the model).
-RESUMABLE = {
-    "epochs",
-    "patience",
-    "time_budget_s",
-    "device",
-    "threads",
-    "eval_batch_size",
-    "eval_every",
-    "test_every_epoch",
-}
+# ----------------------------------------------------------------------------- the loop
 
 
 class Stopped(Exception):
     """Raised inside ``train`` when ``should_stop`` asks to stop (the Stop button)."""
+
+
+@dataclass
+class Run:
+    """What a run carries from epoch to epoch, and its checkpoint stores."""
+
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = -1  # the epoch with the best validation NDCG@10 so far (1-based)
+    best_ndcg: float = -math.inf
+    best_state: dict | None = None
+    wall_before: float = 0.0  # seconds spent before this process started (a resumed run)
+    cpu_before: float = 0.0
+    stop_reason: str = "epochs"
+    started: tuple[float, float] = field(
+        default_factory=lambda: (time.perf_counter(), time.process_time())
+    )
+
+    def wall(self) -> float:
+        """Wall seconds of the whole run."""
+        return self.wall_before + time.perf_counter() - self.started[0]
+
+    def cpu(self) -> float:
+        """CPU seconds per thread of the whole run: what it got on a shared machine."""
+        return self.cpu_before + (time.process_time() - self.started[1]) / torch.get_num_threads()
+
+    def spent(self, cfg: TrainConfig) -> float:
+        """The time the budget counts: CPU or wall seconds."""
+        return self.cpu() if cfg.budget_clock == "cpu" else self.wall()
+
+    def stale(self) -> int:
+        """Validations since the best one."""
+        return sum(1 for r in self.history if r["epoch"] > self.best_epoch and "valid" in r)
+
+    def done(self, cfg: TrainConfig) -> bool:
+        """True (and the reason noted) when early stopping or the time budget ends the run."""
+        if self.best_epoch >= 0 and self.stale() >= cfg.patience:
+            self.stop_reason = "early stopping"
+        elif cfg.time_budget_s and self.history and self.spent(cfg) >= cfg.time_budget_s:
+            self.stop_reason = "time budget"
+        return self.stop_reason != "epochs"
+
+    def keep_if_best(self, record: dict, model: HydraRec) -> None:
+        """Remember the model's weights when this epoch's validation is the best so far."""
+        if record["valid"]["ndcg@10"] > self.best_ndcg:
+            self.best_ndcg, self.best_epoch = record["valid"]["ndcg@10"], record["epoch"]
+            self.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
 def train(
@@ -295,145 +268,102 @@ def train(
     on_step: Callable[[int, int, float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> dict:
-    """Train a model as ``cfg`` says; return (and write to ``out/metrics.json``) the results."""
-    t_start, c_start = time.perf_counter(), time.process_time()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    """Train a model as ``cfg`` says; return (and write to ``out/metrics.json``) the results.
+    The caller's random state, thread count and allocator settings are left as they were."""
     device = resolve_device(cfg.device)
-    if device.type == "cpu":
-        keep_freed_memory()  # large per-batch tensors reuse pages instead of faulting them in
-    out = Path(out) if out is not None else None
-    ckpt_path = out / "checkpoint.pt" if out else None
-    if out:
-        out.mkdir(parents=True, exist_ok=True)
+    cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))
     data = data if data is not None else load_movielens(cfg.dataset, cfg.min_item_count)
-    split = data.split()
-    mcfg = cfg.model_config(data.num_items)
-    torch.manual_seed(cfg.seed)
-    model = HydraRec(mcfg).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    run = {
-        "history": [],
-        "best": {"epoch": -1, "ndcg@10": -math.inf, "state": None},
-        "wall": 0.0,
-        "cpu": 0.0,
-    }
-    start_epoch = 0
-    if resume and ckpt_path and ckpt_path.exists():
-        start_epoch = restore(ckpt_path, cfg, model, opt, run)
-        if progress:
-            print(f"resumed from {ckpt_path} after epoch {start_epoch}", file=sys.stderr)
-
-    if cfg.mode == "causal":
-        inputs, targets = causal_examples(split.train, cfg.max_len)
-    else:
-        inputs, targets = pad_left([s for s in split.train if s], cfg.max_len), None
-    steps = math.ceil(inputs.shape[0] / cfg.batch_size)
-    history, best = run["history"], run["best"]
-    stale = sum(1 for r in history if r["epoch"] > best["epoch"] and "valid" in r)
-    stop_reason = "epochs"
-
-    def wall() -> float:
-        return run["wall"] + time.perf_counter() - t_start
-
-    def cpu() -> float:  # CPU seconds per thread: what a run gets on a shared machine
-        return run["cpu"] + (time.process_time() - c_start) / torch.get_num_threads()
-
-    def spent() -> float:
-        return cpu() if cfg.budget_clock == "cpu" else wall()
-
-    for epoch in range(start_epoch, cfg.epochs):
-        if best["epoch"] >= 0 and stale >= cfg.patience:
-            stop_reason = "early stopping"
-            break
-        if cfg.time_budget_s and history and spent() >= cfg.time_budget_s:
-            stop_reason = "time budget"
-            break
-        g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)  # order, masks, negatives
-        order = torch.randperm(inputs.shape[0], generator=g)
-        model.train()
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        t0, total, done_steps = time.perf_counter(), 0.0, 0
-        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}", disable=not progress, leave=False)
-        for step in bar:
-            idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-            if cfg.mode == "causal":
-                x, y = inputs[idx], targets[idx]
-            else:
-                x, y = cloze_batch(inputs[idx], cfg.mask_prob, mcfg.mask_token, g)
-            share = (epoch * steps + step) / (cfg.epochs * steps)
-            if cfg.time_budget_s:
-                share = max(share, spent() / cfg.time_budget_s)
-            for group in opt.param_groups:
-                group["lr"] = cfg.lr * lr_factor(cfg, epoch * steps + step, share)
-            total += train_step(cfg, model, opt, x.to(device), y.to(device), g)
-            done_steps += 1
-            bar.set_postfix(loss=f"{total / done_steps:.3f}")
-            if on_step:
-                on_step(step + 1, steps, total / done_steps)
-            if should_stop and should_stop():
-                raise Stopped(f"stopped during epoch {epoch + 1}")
-            if cfg.time_budget_s and spent() >= cfg.time_budget_s:
-                stop_reason = "time budget"
-                break  # finish this (partial) epoch: evaluate and checkpoint it
-        record = {
-            "epoch": epoch + 1,
-            "loss": total / max(1, done_steps),
-            "steps": done_steps,
-            "train_s": time.perf_counter() - t0,
-            "peak_memory_bytes": peak_memory(device),
-        }
-        last = epoch + 1 == cfg.epochs or stop_reason == "time budget"
-        if (epoch + 1) % cfg.eval_every == 0 or last:
-            record.update(validate(cfg, model, split))
-            if record["valid"]["ndcg@10"] > best["ndcg@10"]:
-                state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-                best.update(epoch=epoch + 1, state=state, **{"ndcg@10": record["valid"]["ndcg@10"]})
-                stale = 0
-            else:
-                stale += 1
-        if device.type == "cpu":
-            trim_freed_memory()  # bounded memory over long runs (see its docstring)
-        record["wall_s"], record["cpu_s"] = wall(), cpu()
-        history.append(record)
-        if progress:
-            print(describe(record), file=sys.stderr)
-        if ckpt_path:
-            save_checkpoint(
-                ckpt_path, checkpoint_state(cfg, model, opt, epoch, history, best, wall(), cpu())
+    split = data.split(cfg.order)
+    ckpt = Path(out) / "checkpoint.pt" if out is not None else None
+    with torch.random.fork_rng(), torch_threads(cfg.threads), memory_settings(device):
+        torch.manual_seed(cfg.seed)
+        model = HydraRec(cfg.model_config(data.num_items)).to(device)
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        scaler = torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None
+        run = (
+            restore(ckpt, cfg, model, opt, progress) if resume and ckpt and ckpt.exists() else Run()
+        )
+        examples = training_examples(cfg, split)
+        for epoch in range(len(run.history), cfg.epochs):
+            if run.done(cfg):
+                break
+            record = run_epoch(
+                cfg, model, opt, scaler, examples, epoch, run, progress, on_step, should_stop
             )
-        if on_epoch:
-            on_epoch(record)
+            if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs or run.done(cfg):
+                record.update(validate(cfg, model, split))
+                run.keep_if_best(record, model)
+            if device.type == "cpu":
+                trim_freed_memory()  # bounded memory over long runs (see its docstring)
+            record["wall_s"], record["cpu_s"] = run.wall(), run.cpu()
+            run.history.append(record)
+            if progress:
+                print(describe(record), file=sys.stderr)
+            if ckpt:
+                save_checkpoint(ckpt, checkpoint_state(cfg, model, opt, run))
+            if on_epoch:
+                on_epoch(record)
+        return finish(cfg, model, data, split, run, out)
 
-    result = finish(cfg, model, data, split, history, best, stop_reason, wall())
-    result["cpu_time_per_thread_s"] = cpu()
-    if out:
-        (out / "metrics.json").write_text(json.dumps(result, indent=1) + "\n")
-    return result
+
+def memory_settings(device: torch.device):
+    """On the CPU, glibc keeps freed memory for reuse during the run (a training step about
+    twice as fast); elsewhere nothing changes."""
+    return freed_memory_kept() if device.type == "cpu" else contextlib.nullcontext()
 
 
-def train_step(cfg: TrainConfig, model: HydraRec, opt, x, y, g: torch.Generator) -> float:
-    """One optimiser step on a batch; returns its loss."""
-    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-        hidden = model(x)
-        loss = losses(hidden, y, model.item_weights(), cfg.loss, cfg.negatives, cfg.gbce_t, g)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    return loss.item()
+def run_epoch(cfg, model, opt, scaler, examples, epoch, run, progress, on_step, should_stop):
+    """One pass over the users, in an order fixed by the seed and the epoch (a time budget
+    may end it early); returns the epoch's record."""
+    inputs, targets = examples
+    device = next(model.parameters()).device
+    g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)  # order, masks, negatives
+    order = torch.randperm(inputs.shape[0], generator=g)
+    steps = math.ceil(inputs.shape[0] / cfg.batch_size)
+    model.train()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    t0, total, done = time.perf_counter(), 0.0, 0
+    bar = tqdm(range(steps), desc=f"epoch {epoch + 1}", disable=not progress, leave=False)
+    for step in bar:
+        idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+        if targets is not None:
+            x, y = inputs[idx], targets[idx]
+        else:
+            x, y = cloze_batch(inputs[idx], cfg.mask_prob, model.cfg.mask_token, g)
+        share = (epoch * steps + step) / (cfg.epochs * steps)
+        if cfg.time_budget_s:
+            share = max(share, run.spent(cfg) / cfg.time_budget_s)
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr * lr_factor(cfg, epoch * steps + step, share)
+        total += train_step(cfg, model, opt, x.to(device), y.to(device), g, scaler)
+        done += 1
+        bar.set_postfix(loss=f"{total / done:.3f}")
+        if on_step:
+            on_step(step + 1, steps, total / done)
+        if should_stop and should_stop():
+            raise Stopped(f"stopped during epoch {epoch + 1}")
+        if cfg.time_budget_s and run.spent(cfg) >= cfg.time_budget_s:
+            break  # finish this (partial) epoch: it is validated and checkpointed
+    return {
+        "epoch": epoch + 1,
+        "loss": total / max(1, done),
+        "steps": done,
+        "train_s": time.perf_counter() - t0,
+        "peak_memory_bytes": peak_memory(device),
+    }
 
 
 def validate(cfg: TrainConfig, model: HydraRec, split: Split) -> dict:
     """Validation metrics (and test metrics, if ``cfg.test_every_epoch``) for the history."""
     keys = ("ndcg@10", "hr@10", "mrr")
     t0 = time.perf_counter()
-    scores = score_users(model, split.valid_input, cfg.eval_batch_size)
-    valid = evaluate(scores, split.valid_input, split.valid_target)
+    scores = M.score_users(model, split.valid_input, cfg.eval_batch_size)
+    valid = M.evaluate(scores, split.valid_input, split.valid_target)
     out = {"valid": {k: valid[k] for k in keys}}
     if cfg.test_every_epoch:  # recorded for time-budget curves; never used to choose a model
-        scores = score_users(model, split.test_input, cfg.eval_batch_size)
-        test = evaluate(scores, split.test_input, split.test_target)
+        scores = M.score_users(model, split.test_input, cfg.eval_batch_size)
+        test = M.evaluate(scores, split.test_input, split.test_target)
         out["test"] = {k: test[k] for k in keys}
     out["eval_s"] = time.perf_counter() - t0
     return out
@@ -447,23 +377,47 @@ def describe(record: dict) -> str:
     return line + (")" if "valid" not in record else "")
 
 
-def checkpoint_state(cfg, model, opt, epoch, history, best, wall_s, cpu_s) -> dict:
+def peak_memory(device: torch.device) -> int | None:
+    """Peak memory since the epoch began: CUDA allocator's peak, or the process's peak
+    resident size on Linux CPUs (never reset, so an upper bound), else None."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device)
+    return proc_status("VmHWM")
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+# Settings that may change between a run and its resumption (they do not change the model).
+RESUMABLE = {"recipe", "epochs", "patience", "time_budget_s", "device", "threads",
+             "eval_batch_size", "eval_every", "test_every_epoch"}  # fmt: skip
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Write a checkpoint atomically (temporary file, then rename): a kill never corrupts it."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def checkpoint_state(cfg: TrainConfig, model: HydraRec, opt, run: Run) -> dict:
     """Everything a resumed run needs, as plain tensors, numbers and JSON strings."""
     return {
-        "config": json.dumps(asdict(cfg)), "model": model.state_dict(), "optim": opt.state_dict(),
-        "rng": torch.get_rng_state(), "epoch": epoch, "history": json.dumps(history),
-        "best_epoch": best["epoch"], "best_ndcg": best["ndcg@10"], "best_state": best["state"],
-        "wall_s": wall_s, "cpu_s": cpu_s,
+        "config": json.dumps(cfg.record()), "model": model.state_dict(), "optim": opt.state_dict(),
+        "rng": torch.get_rng_state(), "epoch": len(run.history) - 1,
+        "history": json.dumps(run.history), "best_epoch": run.best_epoch,
+        "best_ndcg": run.best_ndcg, "best_state": run.best_state, "wall_s": run.wall(),
+        "cpu_s": run.cpu(),
     }  # fmt: skip
 
 
-def restore(path: Path, cfg: TrainConfig, model: HydraRec, opt, run: dict) -> int:
-    """Load a checkpoint into model, optimiser, RNG and ``run``; return the epoch to start at."""
+def restore(path: Path, cfg: TrainConfig, model: HydraRec, opt, progress: bool = True) -> Run:
+    """Load a checkpoint into model, optimiser and RNG; return the run it had reached. A
+    setting the checkpoint predates counts as its default; any other change is refused."""
     ck = load_checkpoint(path)
-    saved, now, default = json.loads(ck["config"]), asdict(cfg), asdict(TrainConfig())
-    changed = sorted(
-        k for k in now if k not in RESUMABLE and saved.get(k, default[k]) != now[k]
-    )  # a setting added after the checkpoint was written counts as its default
+    saved, now, default = json.loads(ck["config"]), cfg.record(), TrainConfig().record()
+    if "bf16" in saved:  # written before 'precision' replaced the bf16 flag
+        saved.setdefault("precision", "bf16" if saved.pop("bf16") else "fp32")
+    changed = sorted(k for k in now if k not in RESUMABLE and saved.get(k, default[k]) != now[k])
     if changed:
         raise ValueError(
             f"{path} was written with other settings ({', '.join(changed)}); "
@@ -472,61 +426,68 @@ def restore(path: Path, cfg: TrainConfig, model: HydraRec, opt, run: dict) -> in
     model.load_state_dict(ck["model"])
     opt.load_state_dict(ck["optim"])
     torch.set_rng_state(ck["rng"])
-    run["history"] = json.loads(ck["history"])
-    run["best"] = {"epoch": ck["best_epoch"], "ndcg@10": ck["best_ndcg"], "state": ck["best_state"]}
-    run["wall"], run["cpu"] = ck["wall_s"], ck["cpu_s"]
-    return ck["epoch"] + 1
+    if progress:
+        print(f"resumed from {path} after epoch {ck['epoch'] + 1}", file=sys.stderr)
+    return Run(
+        history=json.loads(ck["history"]), best_epoch=ck["best_epoch"],
+        best_ndcg=ck["best_ndcg"], best_state=ck["best_state"], wall_before=ck["wall_s"],
+        cpu_before=ck["cpu_s"],
+    )  # fmt: skip
 
 
-def peak_memory(device: torch.device) -> int | None:
-    """Peak memory since the epoch began: CUDA allocator's peak, or the process's peak
-    resident size on Linux CPUs (never reset, so an upper bound), else None."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device)
-    return _proc_status("VmHWM")
+# ----------------------------------------------------------------------------- the record
 
 
-def finish(cfg, model, data, split, history, best, stop_reason, wall_s) -> dict:
-    """Load the best validation state, evaluate it on the test targets, assemble the record."""
-    if best["state"] is not None:
-        model.load_state_dict(best["state"])
+def finish(cfg, model, data, split, run: Run, out) -> dict:
+    """Load the best validation state, evaluate it on the test targets, assemble the record
+    (written to ``out/metrics.json`` when ``out`` is given)."""
+    if run.best_state is not None:
+        model.load_state_dict(run.best_state)
     t0 = time.perf_counter()
-    test = evaluate_all(score_users(model, split.test_input, cfg.eval_batch_size), data, split)
-    return {
-        "config": asdict(cfg),
+    scores = M.score_users(model, split.test_input, cfg.eval_batch_size)
+    test = M.evaluate_all(scores, data, split)
+    result = {
+        "config": cfg.record(),
         "model": asdict(cfg.model_config(data.num_items)),
         "parameters": count_parameters(model),
-        "data": data_record(data),
-        "history": history,
-        "best_epoch": best["epoch"],
-        "stop_reason": stop_reason,
-        "valid": {"ndcg@10": best["ndcg@10"]},
+        "data": data.summary(),
+        "history": run.history,
+        "best_epoch": run.best_epoch,
+        "stop_reason": run.stop_reason,
+        "valid": {"ndcg@10": run.best_ndcg},
         "test": test["full"],
         "test_uniform100": test["uniform100"],
         "test_popular100": test["popular100"],
-        "wall_time_s": wall_s,
-        "train_time_s": sum(r["train_s"] for r in history),
+        "test_ranks": M.full_ranks(scores, split.test_target, split.test_input).tolist(),
+        "wall_time_s": run.wall(),
+        "cpu_time_per_thread_s": run.cpu(),
+        "train_time_s": sum(r["train_s"] for r in run.history),
         "test_eval_s": time.perf_counter() - t0,
         "environment": environment(model_device=str(next(model.parameters()).device)),
         "command": "python -m hydrarec_minimal.train " + " ".join(cli_args(cfg)) + " --out DIR",
     }
+    if out is not None:
+        write(Path(out) / "metrics.json", result)
+    return result
 
 
 # ----------------------------------------------------------------------------- CLI
 
 
 def cli_args(cfg: TrainConfig) -> list[str]:
-    """The command-line arguments that reproduce ``cfg`` (non-default fields only)."""
-    default = TrainConfig()
-    args = []
+    """The command-line arguments that reproduce ``cfg``: its recipe, if any, then the fields
+    that differ from it (or from the defaults)."""
+    default = TrainConfig.from_recipe(cfg.recipe) if cfg.recipe else TrainConfig()
+    args = ["--recipe", cfg.recipe] if cfg.recipe else []
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
-        if value != getattr(default, f.name):
-            flag = "--" + f.name.replace("_", "-")
-            if isinstance(value, bool):
-                args.append(flag if value else "--no-" + flag[2:])
-            else:
-                args += [flag, str(value)]
+        if f.name in ("num_items", "recipe") or value == getattr(default, f.name):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            args.append(flag if value else "--no-" + flag[2:])
+        else:
+            args += [flag, str(value)]
     return args
 
 
@@ -538,40 +499,37 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     for f in dataclasses.fields(TrainConfig):
+        if f.name == "num_items":  # the data's
+            continue
         flag = "--" + f.name.replace("_", "-")
         if f.type in (bool, "bool"):
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
         else:
-            p.add_argument(
-                flag, type={"int": int, "float": float, "str": str}[f.type], default=f.default
-            )
+            kind = {"int": int, "float": float, "str": str}[f.type]
+            p.add_argument(flag, type=kind, default=f.default)
     p.add_argument("--out", required=True, help="folder for checkpoint.pt and metrics.json")
     p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
-    p.add_argument("--most-popular", action="store_true", help="evaluate the most-popular baseline")
     p.add_argument("--epoch-log", help="append each epoch's record to this JSON-lines file")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; prints the final test metrics."""
-    args = parser().parse_args(argv)
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    p = parser()
+    recipe = p.parse_known_args(argv)[0].recipe
+    if recipe in RECIPES:  # the recipe's values become the defaults; explicit flags still win
+        p.set_defaults(**RECIPES[recipe])
+    args = p.parse_args(argv)
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"num_items"}
     try:
         cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if args.most_popular:
-        result = most_popular(cfg.dataset, cfg.min_item_count)
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        (Path(args.out) / "metrics.json").write_text(json.dumps(result, indent=1) + "\n")
-    else:
-        log = args.epoch_log
-        on_epoch = (lambda record: append_epoch_log(log, record)) if log else None
-        result = train(
-            cfg, args.out, resume=args.resume, progress=not args.quiet, on_epoch=on_epoch
-        )
+    log = args.epoch_log
+    on_epoch = (lambda record: append_epoch(log, record)) if log else None
+    result = train(cfg, args.out, resume=args.resume, progress=not args.quiet, on_epoch=on_epoch)
     t = result["test"]
     print(f"test (full ranking): NDCG@10 {t['ndcg@10']:.4f}  HR@10 {t['hr@10']:.4f}")
     return 0

@@ -1,21 +1,30 @@
-"""Interactive explorers for the chapters: attention runtime and HydraRec training.
+"""The two explorers of the book: attention runtime (chapters 2 and 4) and HydraRec training
+(chapter 7).
 
-Both sit on the headless core (``bench.sweep`` and ``train.train``) and draw with
-``plotting``. Both show a real static figure first (from committed results), so the page
-is never empty where no kernel runs; in a live notebook the controls redraw it.
+Both measure or train in a background thread, point by point or epoch by epoch, with a
+progress bar and a Stop button, so the notebook never freezes; both replace their output
+area's content in one assignment, the way ipywidgets (7 and 8) allows from a thread. Both
+show a real static figure first (from stored results), so the page is never empty where no
+kernel runs. Option lists come from the package's own lists.
 """
 
 from __future__ import annotations
 
-import math
+import base64
+import io
 import threading
+from collections.abc import Callable
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
 from IPython.display import display
 
 from . import bench, plotting
-from .train import Stopped, TrainConfig, train
+from .attention import ATTENTIONS
+from .data import SOURCES
+from .machine import available_devices, resolve_device
+from .model import MODES
+from .train import LOSSES, Stopped, TrainConfig, train
 
 POW2 = [2**i for i in range(4, 17)]  # 16 .. 65,536
 
@@ -24,6 +33,22 @@ def show_figure(fig: plt.Figure) -> None:
     """Display a figure once (into the current output) and close it, on any backend."""
     display(fig)
     plt.close(fig)
+
+
+def figure_output(fig: plt.Figure, description: str) -> dict:
+    """A figure as one PNG display-data output (and closed): what an Output widget holds."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    png = base64.b64encode(buf.getvalue()).decode()
+    data = {"image/png": png, "text/plain": f"<{description}>"}
+    return {"output_type": "display_data", "data": data, "metadata": {}}
+
+
+def replace_output(out: W.Output, *items: dict) -> None:
+    """Replace everything ``out`` shows in one assignment: safe from a background thread,
+    where ``with out:`` would send output to whichever cell runs next."""
+    out.outputs = tuple(items)
 
 
 class Panel(W.VBox):
@@ -35,12 +60,42 @@ class Panel(W.VBox):
         return self.hint
 
 
+class Background:
+    """A job in a thread with a Stop flag; ``start(background=False)`` runs it in place."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def start(self, job: Callable[[], None], background: bool = True) -> None:
+        """Run ``job`` (in a daemon thread unless ``background`` is False)."""
+        self.stop.clear()
+        if background:
+            self.thread = threading.Thread(target=job, daemon=True)
+            self.thread.start()
+        else:
+            job()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the thread to end (tests, and a kernel about to close)."""
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+
+def error_html(prefix: str, e: Exception) -> str:
+    """A red one-line message for the widget, never a traceback."""
+    return f"<b style='color:#b00'>{prefix}:</b> {e}"
+
+
 # ----------------------------------------------------------------------------- runtime
 
 
 class RuntimeExplorer:
-    """Choose attention variants, the range of T, D, batch, repeats and device; Run measures
-    them with ``bench.sweep`` and redraws the time and memory panels as points arrive."""
+    """Choose attention variants, the range of T, d, batch, repeats and device; Run measures
+    them with ``bench.sweep`` point by point in the background and redraws the time and
+    memory panels as points arrive; Stop ends it after the current point. A point that
+    would not fit in this machine's free memory (a container's limit included) is skipped
+    with the memory it needs."""
 
     def __init__(
         self,
@@ -51,6 +106,7 @@ class RuntimeExplorer:
         repeats: int = 3,
     ):
         self.rows: list[dict] = []
+        self.job = Background()
         self.variants = W.SelectMultiple(
             options=bench.VARIANT_NAMES, value=variants, rows=8, description="variants"
         )
@@ -61,21 +117,22 @@ class RuntimeExplorer:
             continuous_update=False,
             layout=W.Layout(width="420px"),
         )
-        self.d = W.IntText(value=d, description="D")
+        self.d = W.IntText(value=d, description="d")
         self.batch = W.IntText(value=batch, description="batch")
         self.repeats = W.IntText(value=repeats, description="repeats")
-        self.device = W.Dropdown(options=bench.available_devices(), description="device")
+        self.device = W.Dropdown(options=available_devices(), description="device")
         self.run_button = W.Button(description="Run", button_style="primary", icon="play")
+        self.stop_button = W.Button(
+            description="Stop", button_style="warning", icon="stop", disabled=True
+        )
         self.progress = W.IntProgress(value=0, min=0, max=1, description="progress")
         self.message = W.HTML()
         self.out = W.Output()
-        self.run_button.on_click(lambda _: self.run())
-        controls = W.HBox(
-            [self.variants, W.VBox([self.t_range, self.d, self.batch, self.repeats, self.device])]
-        )
-        self.panel = Panel(
-            [controls, W.HBox([self.run_button, self.progress]), self.message, self.out]
-        )
+        self.run_button.on_click(lambda _: self.start())
+        self.stop_button.on_click(lambda _: self.job.stop.set())
+        sizes = W.VBox([self.t_range, self.d, self.batch, self.repeats, self.device])
+        buttons = W.HBox([self.run_button, self.stop_button, self.progress])
+        self.panel = Panel([W.HBox([self.variants, sizes]), buttons, self.message, self.out])
 
     def settings(self) -> dict:
         """The current controls as sweep arguments, validated (ValueError with a plain message)."""
@@ -84,7 +141,7 @@ class RuntimeExplorer:
         if not names:
             raise ValueError("choose at least one variant")
         bench.check_range(t_min, t_max, self.d.value, self.batch.value, self.repeats.value)
-        bench.resolve_device(self.device.value)
+        resolve_device(self.device.value)
         return {
             "variants": names,
             "lengths": bench.log_lengths(t_min, t_max),
@@ -94,178 +151,81 @@ class RuntimeExplorer:
             "device": self.device.value,
         }
 
-    def run(self) -> list[dict]:
-        """Measure with the current settings, redrawing after every point."""
+    def start(self, background: bool = True) -> None:
+        """Validate the settings and measure (in a thread, so Stop stays clickable)."""
         try:
             s = self.settings()
         except ValueError as e:
-            self.message.value = f"<b style='color:#b00'>Cannot run:</b> {e}"
-            return []
+            self.message.value = error_html("Cannot run", e)
+            return
         self.rows = []
         self.progress.max, self.progress.value = len(s["variants"]) * len(s["lengths"]), 0
+        self.run_button.disabled, self.stop_button.disabled = True, False
         self.message.value = "measuring..."
+        self.job.start(lambda: self._measure(s), background)
 
-        def on_point(row):
+    def _measure(self, s: dict) -> None:
+        """The sweep, with callbacks that update the controls and the figure."""
+
+        def on_point(row: dict) -> None:
             self.rows.append(row)
             self.progress.value += 1
             self.redraw()
 
-        self.run_button.disabled = True
         try:
-            bench.sweep(
-                s["variants"],
-                s["lengths"],
-                s["d"],
-                s["batch"],
-                s["repeats"],
-                s["device"],
-                on_point=on_point,
-            )
-        except (ValueError, RuntimeError) as e:
-            self.message.value = f"<b style='color:#b00'>Stopped:</b> {e}"
+            bench.sweep(**s, on_point=on_point, should_stop=self.job.stop.is_set)
+            stopped = self.job.stop.is_set()
+            done = "Stopped. " if stopped else ""
+            self.message.value = done + bench.crossover_sentence(self.rows)
+        except Exception as e:  # shown in the widget rather than lost in a thread
+            self.message.value = error_html("Stopped", e)
         finally:
-            self.run_button.disabled = False
-        self.message.value = crossover_sentence(self.rows)
-        return self.rows
+            self.run_button.disabled, self.stop_button.disabled = False, True
 
     def redraw(self) -> None:
-        """Draw the current rows into the output area."""
-        with self.out:
-            self.out.clear_output(wait=True)
-            show_figure(runtime_figure(self.rows))
+        """Show the figure of the rows measured so far."""
+        fig = plotting.runtime_figure(self.rows)
+        replace_output(self.out, figure_output(fig, "attention time against T"))
 
     def show(self, rows: list[dict] | None = None, title: str | None = None) -> None:
-        """Display a static figure of ``rows`` (committed results) and then the controls."""
+        """Display a static figure of ``rows`` (stored results) and then the controls."""
         if rows:
-            show_figure(runtime_figure(rows, title))
-            print(crossover_sentence(rows, html=False))
+            show_figure(plotting.runtime_figure(rows, title))
+            print(bench.crossover_sentence(rows, html=False))
         display(self.panel)
-
-
-def runtime_figure(rows: list[dict], title: str | None = None, fit_from: int = 1024) -> plt.Figure:
-    """Two panels against T: median time with a min-max band and fitted slopes, and peak
-    memory; points that were skipped are marked with the memory they would have needed.
-    Slopes are fitted to the points with T >= ``fit_from`` (all points if fewer than two)."""
-    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11.5, 4.3))
-    names = list(dict.fromkeys(r["variant"] for r in rows))
-    for name in names:
-        pts = sorted((r for r in rows if r["variant"] == name), key=lambda r: r["T"])
-        ok = [r for r in pts if not r.get("skipped")]
-        style = dict(
-            color=plotting.color_of(name), ls="--" if "causal" in name else "-", marker="o", ms=4
-        )
-        if ok:
-            t = [r["T"] for r in ok]
-            med = [r["median_s"] * 1e3 for r in ok]
-            tail = [(x, y) for x, y in zip(t, med) if x >= fit_from] or list(zip(t, med))
-            slope = plotting.loglog_slope(*zip(*tail)) if len(tail) >= 2 else math.nan
-            label = f"{name} (slope {slope:.2f})" if not math.isnan(slope) else name
-            ax_t.plot(t, med, label=label, **style)
-            ax_t.fill_between(
-                t,
-                [r["min_s"] * 1e3 for r in ok],
-                [r["max_s"] * 1e3 for r in ok],
-                color=style["color"],
-                alpha=0.2,
-            )
-            mem = [(r["T"], r["peak_bytes"] / 2**20) for r in ok if r.get("peak_bytes")]
-            if mem:
-                ax_m.plot(*zip(*mem), label=name, **style)
-        for r in pts:
-            if r.get("skipped"):
-                ax_t.plot(
-                    [r["T"]],
-                    [ax_t.get_ylim()[1] if ok else 1.0],
-                    marker="x",
-                    color=style["color"],
-                    ms=9,
-                )
-                ax_t.annotate(
-                    r["reason"].split(",")[0],
-                    (r["T"], ax_t.get_ylim()[1] if ok else 1.0),
-                    fontsize=7,
-                    rotation=90,
-                    va="top",
-                    ha="right",
-                    color=style["color"],
-                )
-    for ax in (ax_t, ax_m):
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-    env = (
-        f"{rows[0]['device']}, B = {rows[0]['B']}, D = {rows[0]['D']}, {rows[0]['dtype']}"
-        if rows
-        else ""
-    )
-    plotting.finish(
-        ax_t,
-        title or f"Attention time against T ({env})",
-        "sequence length T (tokens)",
-        "median time per call (ms)",
-    )
-    plotting.finish(
-        ax_m, "Peak extra memory of one call", "sequence length T (tokens)", "peak memory (MiB)"
-    )
-    fig.tight_layout()
-    return fig
-
-
-def crossover_sentence(rows: list[dict], html: bool = True) -> str:
-    """'Hydra overtakes softmax from T = ...' for the variants present, in words."""
-    names = {r["variant"] for r in rows}
-    parts = []
-    for fast in ("hydra", "hydra_causal"):
-        for slow in ("softmax", "sdpa", "softmax_causal", "sdpa_causal"):
-            if fast in names and slow in names and ("causal" in fast) == ("causal" in slow):
-                t = bench.crossover(rows, fast, slow)
-                parts.append(
-                    f"{fast} is faster than {slow} from T = {t:,} on"
-                    if t is not None
-                    else f"{fast} is not faster than {slow} at the longest T measured"
-                )
-    text = (
-        "; ".join(parts) + "."
-        if parts
-        else "Measure Hydra and a softmax variant to see where they cross."
-    )
-    return f"<p>{text}</p>" if html else text
 
 
 # ----------------------------------------------------------------------------- training
 
 
 class TrainingExplorer:
-    """Choose the data set, attention, mode, max length, d, layers, loss, epochs and learning
-    rate; Train runs ``train.train`` in a background thread with live loss and validation
-    NDCG@10 curves; Stop ends it after the current step."""
+    """Choose the data set, attention, mode, max length, d, layers, loss, epochs, learning
+    rate and device; Train runs ``train.train`` in a background thread with live loss and
+    validation NDCG@10 curves; Stop ends it after the current step."""
 
     def __init__(self, **defaults):
+        defaults.setdefault("device", available_devices()[0])  # a GPU when there is one
+        defaults.setdefault("precision", "auto")  # bf16 where it is fast, else fp16 / fp32
         cfg = TrainConfig(**defaults)
         self.history: list[dict] = []
         self.result: dict | None = None
-        self._stop = threading.Event()
-        self.dataset = W.Dropdown(
-            options=["ml-100k", "ml-1m"], value=cfg.dataset, description="dataset"
-        )
+        self.job = Background()
+        self.dataset = W.Dropdown(options=list(SOURCES), value=cfg.dataset, description="dataset")
         self.attention = W.Dropdown(
-            options=["hydra", "sdpa", "linear", "softmax"],
-            value=cfg.attention,
-            description="attention",
+            options=list(ATTENTIONS), value=cfg.attention, description="attention"
         )
-        self.mode = W.Dropdown(
-            options=["causal", "bidirectional"], value=cfg.mode, description="mode"
-        )
+        self.mode = W.Dropdown(options=list(MODES), value=cfg.mode, description="mode")
         self.max_len = W.IntText(value=cfg.max_len, description="max length")
         self.d = W.IntText(value=cfg.d, description="d")
         self.layers = W.IntText(value=cfg.layers, description="layers")
-        self.loss = W.Dropdown(
-            options=["ce", "gbce", "sampled"], value=cfg.loss, description="loss"
-        )
+        self.loss = W.Dropdown(options=list(LOSSES), value=cfg.loss, description="loss")
         self.epochs = W.IntText(value=cfg.epochs, description="epochs")
         self.lr = W.FloatLogSlider(
             value=cfg.lr, base=10, min=-4, max=-1, step=0.25, description="lr"
         )
-        self.device = W.Dropdown(options=bench.available_devices(), description="device")
+        self.device = W.Dropdown(
+            options=available_devices(), value=cfg.device, description="device"
+        )
         self.train_button = W.Button(description="Train", button_style="primary", icon="play")
         self.stop_button = W.Button(
             description="Stop", button_style="warning", icon="stop", disabled=True
@@ -274,76 +234,62 @@ class TrainingExplorer:
         self.message = W.HTML()
         self.out = W.Output()
         self.train_button.on_click(lambda _: self.start())
-        self.stop_button.on_click(lambda _: self._stop.set())
+        self.stop_button.on_click(lambda _: self.job.stop.set())
         left = W.VBox([self.dataset, self.attention, self.mode, self.loss, self.device])
         right = W.VBox([self.max_len, self.d, self.layers, self.epochs, self.lr])
         buttons = W.HBox([self.train_button, self.stop_button, self.progress])
         self.panel = Panel([W.HBox([left, right]), buttons, self.message, self.out])
         self._base = defaults
-        self.thread: threading.Thread | None = None
 
     def config(self) -> TrainConfig:
         """The controls as a TrainConfig (ValueError with a plain message if invalid)."""
         if self.epochs.value < 1:
             raise ValueError("epochs must be >= 1")
-        bench.resolve_device(self.device.value)
-        return TrainConfig(
-            **(
-                self._base
-                | dict(
-                    dataset=self.dataset.value,
-                    attention=self.attention.value,
-                    mode=self.mode.value,
-                    max_len=self.max_len.value,
-                    d=self.d.value,
-                    layers=self.layers.value,
-                    loss=self.loss.value,
-                    epochs=self.epochs.value,
-                    lr=self.lr.value,
-                    device=self.device.value,
-                )
-            )
+        resolve_device(self.device.value)
+        chosen = dict(
+            dataset=self.dataset.value,
+            attention=self.attention.value,
+            mode=self.mode.value,
+            max_len=self.max_len.value,
+            d=self.d.value,
+            layers=self.layers.value,
+            loss=self.loss.value,
+            epochs=self.epochs.value,
+            lr=self.lr.value,
+            device=self.device.value,
         )
+        return TrainConfig(**(self._base | chosen))
 
     def start(self, background: bool = True) -> None:
         """Validate the settings and train (in a thread, so Stop stays clickable)."""
         try:
             cfg = self.config()
         except ValueError as e:
-            self.message.value = f"<b style='color:#b00'>Cannot train:</b> {e}"
+            self.message.value = error_html("Cannot train", e)
             return
         self.history, self.result = [], None
-        self._stop.clear()
         self.progress.max, self.progress.value = cfg.epochs, 0
         self.train_button.disabled, self.stop_button.disabled = True, False
         self.message.value = "loading data and training..."
-        if background:
-            self.thread = threading.Thread(target=self._run, args=(cfg,), daemon=True)
-            self.thread.start()
-        else:
-            self._run(cfg)
+        self.job.start(lambda: self._train(cfg), background)
 
-    def _run(self, cfg: TrainConfig) -> None:
-        """The training loop's body, with callbacks that update the controls and the plot."""
+    def _train(self, cfg: TrainConfig) -> None:
+        """The training run, with callbacks that update the controls and the figure."""
 
-        def on_epoch(record):
+        def on_epoch(record: dict) -> None:
             self.history.append(record)
             self.progress.value = record["epoch"]
             self.redraw()
 
-        def on_step(step, steps, loss):
-            self.message.value = (
-                f"epoch {len(self.history) + 1}: step {step}/{steps}, loss {loss:.3f}"
-            )
+        def on_step(step: int, steps: int, loss: float) -> None:
+            epoch = len(self.history) + 1
+            self.message.value = f"epoch {epoch}: step {step}/{steps}, loss {loss:.3f}"
 
         try:
             self.result = train(
-                cfg,
-                progress=False,
-                on_epoch=on_epoch,
-                on_step=on_step,
-                should_stop=self._stop.is_set,
-            )
+                cfg, progress=False, on_epoch=on_epoch, on_step=on_step,
+                should_stop=self.job.stop.is_set,
+            )  # fmt: skip
             t = self.result["test"]
             self.message.value = (
                 f"done: test NDCG@10 {t['ndcg@10']:.4f}, HR@10 {t['hr@10']:.4f} "
@@ -352,38 +298,17 @@ class TrainingExplorer:
         except Stopped as e:
             self.message.value = f"{e}; the curves show the epochs that finished"
         except Exception as e:  # shown in the widget rather than lost in a thread
-            self.message.value = (
-                f"<b style='color:#b00'>Training failed:</b> {type(e).__name__}: {e}"
-            )
+            self.message.value = error_html("Training failed", f"{type(e).__name__}: {e}")
         finally:
             self.train_button.disabled, self.stop_button.disabled = False, True
 
     def redraw(self) -> None:
-        """Draw the loss and validation curves of the epochs so far."""
-        with self.out:
-            self.out.clear_output(wait=True)
-            show_figure(training_figure({"live run": self.history}))
+        """Show the loss and validation curves of the epochs so far."""
+        fig = plotting.training_figure({self.attention.value: self.history})
+        replace_output(self.out, figure_output(fig, "training curves"))
 
     def show(self, runs: dict[str, list[dict]] | None = None, title: str | None = None) -> None:
         """Display a static figure of stored runs' histories, then the controls."""
         if runs:
-            show_figure(training_figure(runs, title))
+            show_figure(plotting.training_figure(runs, title))
         display(self.panel)
-
-
-def training_figure(runs: dict[str, list[dict]], title: str | None = None) -> plt.Figure:
-    """Training loss and validation NDCG@10 (full ranking) against epochs, one line per run."""
-    fig, (ax_l, ax_v) = plt.subplots(1, 2, figsize=(11.5, 4.2))
-    for name, hist in runs.items():
-        if not hist:
-            continue
-        ep = [r["epoch"] for r in hist]
-        color = plotting.color_of(name)
-        ax_l.plot(ep, [r["loss"] for r in hist], marker="o", ms=3, label=name, color=color)
-        ax_v.plot(
-            ep, [r["valid"]["ndcg@10"] for r in hist], marker="o", ms=3, label=name, color=color
-        )
-    plotting.finish(ax_l, title or "Training loss", "epoch", "mean training loss (nats)")
-    plotting.finish(ax_v, "Validation NDCG@10 (full ranking)", "epoch", "NDCG@10")
-    fig.tight_layout()
-    return fig

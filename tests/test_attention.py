@@ -7,6 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hydrarec_minimal import attention as A
 from hydrarec_minimal.attention import (
     ATTENTIONS,
     blocked_prefix_sum,
@@ -332,3 +333,94 @@ def test_properties_over_random_shapes_and_masks(b, t, d, causal, seed, data):
     torch.testing.assert_close(soft, sdpa_attention(q, k, v, causal=causal, key_padding_mask=mask))
     for out in (hydra, lin, soft):
         assert torch.isfinite(out).all()
+
+
+# ----------------------------------------------------------------------------- Hydra with forgetting
+
+
+def decayed_reference(q, k, v, log_decay, causal, pad=None):
+    """The explicit O(T^2) weighted form: out_i = phi(q_i) * sum_j g^|i - j| phi(k_j) * v_j."""
+    x = A.cosine_feature_map(k) * v
+    if pad is not None:
+        x = x.masked_fill(pad[..., None], 0.0)
+    i = torch.arange(q.shape[1])
+    gap = (i[:, None] - i[None, :]).to(q.dtype)
+    w = torch.exp(log_decay[:, None, None] * gap.abs())  # (D, T, T)
+    if causal:
+        w = w * (gap >= 0)
+    return A.cosine_feature_map(q) * torch.einsum("dij,bjd->bid", w, x)
+
+
+@pytest.mark.parametrize("t", [1, 5, 31, 32, 33, 100, 257])
+@pytest.mark.parametrize("causal", [True, False])
+def test_decayed_hydra_equals_the_explicit_weighted_form(t, causal):
+    torch.manual_seed(t)
+    q, k, v = (torch.randn(2, t, 6, dtype=torch.float64) for _ in range(3))
+    log_decay = -torch.rand(6, dtype=torch.float64) * 2  # g in (0.13, 1)
+    pad = torch.zeros(2, t, dtype=torch.bool)
+    pad[0, : t // 3] = True
+    got = A.decayed_hydra_attention(q, k, v, causal, pad, log_decay)
+    torch.testing.assert_close(
+        got, decayed_reference(q, k, v, log_decay, causal, pad), rtol=0, atol=1e-12
+    )
+
+
+def test_decayed_hydra_without_decay_is_hydra():
+    q, k, v = (torch.randn(2, 70, 8, dtype=torch.float64) for _ in range(3))
+    zero = torch.zeros(8, dtype=torch.float64)
+    for causal in (True, False):
+        torch.testing.assert_close(
+            A.decayed_hydra_attention(q, k, v, causal, log_decay=zero),
+            A.hydra_attention(q, k, v, causal),
+        )
+
+
+def test_decayed_prefix_sum_is_the_recurrence():
+    x = torch.randn(3, 90, 5, dtype=torch.float64)
+    log_decay = torch.log(torch.tensor([0.01, 0.5, 0.9, 0.999, 1.0], dtype=torch.float64))
+    s, expected = torch.zeros(3, 5, dtype=torch.float64), []
+    for t in range(90):
+        s = log_decay.exp() * s + x[:, t]
+        expected.append(s)
+    got = A.decayed_prefix_sum(x, log_decay, chunk=16)
+    torch.testing.assert_close(got, torch.stack(expected, 1), rtol=0, atol=1e-12)
+
+
+def test_decayed_step_equals_the_parallel_form_at_every_position():
+    q, k, v = (torch.randn(2, 50, 8, dtype=torch.float64) for _ in range(3))
+    log_decay = A.default_log_decay(8).double()
+    parallel = A.decayed_hydra_attention(q, k, v, True, log_decay=log_decay)
+    state = torch.zeros(2, 8, dtype=torch.float64)
+    for t in range(50):
+        state, out = A.decayed_hydra_step(state, q[:, t], k[:, t], v[:, t], log_decay)
+        torch.testing.assert_close(out, parallel[:, t], rtol=0, atol=1e-12)
+
+
+def test_decayed_mean_divides_by_the_decayed_count():
+    q, k, v = (torch.randn(1, 40, 4, dtype=torch.float64) for _ in range(3))
+    ld = A.default_log_decay(4).double()
+    total = A.decayed_hydra_attention(q, k, v, True, log_decay=ld)
+    mean = A.decayed_hydra_attention(q, k, v, True, log_decay=ld, mean=True)
+    count = A.decayed_prefix_sum(torch.ones(1, 40, 4, dtype=torch.float64), ld)
+    torch.testing.assert_close(mean, total / count)
+
+
+def test_default_decay_half_lives_run_from_1_to_256():
+    g = A.default_log_decay(64).double().exp()
+    half_lives = torch.log(torch.tensor(0.5, dtype=torch.float64)) / torch.log(g)
+    assert abs(half_lives[0] - 1) < 1e-4 and abs(half_lives[-1] - 256) < 1e-2
+    assert (half_lives.diff() > 0).all()
+
+
+def test_decayed_hydra_refuses_a_wrong_decay_shape():
+    q = torch.randn(1, 4, 8)
+    with pytest.raises(ValueError, match="one rate per feature"):
+        A.decayed_hydra_attention(q, q, q, log_decay=torch.zeros(4))
+
+
+def test_decayed_hydra_keeps_half_precision_inputs_in_float32_sums():
+    q, k, v = (torch.randn(2, 64, 8) for _ in range(3))
+    ref = A.decayed_hydra_attention(q, k, v)
+    got = A.decayed_hydra_attention(q.bfloat16(), k.bfloat16(), v.bfloat16())
+    assert got.dtype == torch.bfloat16
+    torch.testing.assert_close(got.float(), ref, rtol=0.05, atol=0.05)

@@ -66,12 +66,12 @@ def test_build_reports_a_failing_or_missing_compiler(tmp_path, monkeypatch):
     monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
     monkeypatch.setattr(fused, "SOURCE", fused.SOURCE + "\n/* other source: no cached build */\n")
     with pytest.raises(RuntimeError, match="compiling the fused Hydra kernel failed"):
-        fused.build(tmp_path)
+        fused.compile_library(tmp_path)
     assert not list(tmp_path.glob("*.so")), "a failed build leaves no library behind"
     monkeypatch.delenv("CC")
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(RuntimeError, match="no C compiler"):
-        fused.build(tmp_path)
+        fused.compile_library(tmp_path)
 
 
 @needs_kernel
@@ -84,12 +84,12 @@ def test_build_without_openmp_falls_back_to_one_thread(tmp_path, monkeypatch):
     wrapper.chmod(0o755)
     monkeypatch.setenv("CC", str(wrapper))
     monkeypatch.setattr(fused, "SOURCE", fused.SOURCE + "\n/* no OpenMP */\n")
-    lib = fused.build(tmp_path / "cache")
+    lib = fused.compile_library(tmp_path / "cache")
     assert lib.exists() and lib.suffix == ".so"
 
 
 @needs_kernel
 def test_build_is_cached(tmp_path):
-    first = fused.build(tmp_path)
+    first = fused.compile_library(tmp_path)
     stamp = first.stat().st_mtime_ns
-    assert fused.build(tmp_path) == first and first.stat().st_mtime_ns == stamp
+    assert fused.compile_library(tmp_path) == first and first.stat().st_mtime_ns == stamp

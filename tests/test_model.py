@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from hydrarec_minimal.model import HydraRec, ModelConfig, count_parameters, losses
 
-ATTENTIONS = ["sdpa", "softmax", "linear", "hydra"]
+ATTENTIONS = ["sdpa", "softmax", "linear", "hydra", "hydra_decay"]
 
 
 def model(attention="hydra", mode="causal", **kw):
@@ -21,7 +21,7 @@ def model(attention="hydra", mode="causal", **kw):
         max_len=12,
         d=8,
         layers=2,
-        heads=2 if attention != "hydra" else 1,
+        heads=2 if not attention.startswith("hydra") else 1,
         attention=attention,
         mode=mode,
         **kw,
@@ -114,7 +114,7 @@ def test_sequence_longer_than_max_len_is_refused():
         ({"attention": "flash"}, "attention must be one of"),
         ({"mode": "both"}, "mode must be one of"),
         ({"dropout": 1.0}, "dropout"),
-        ({"attention": "sdpa", "hydra_mean": True}, "hydra_mean applies to attention='hydra' only"),
+        ({"attention": "sdpa", "hydra_mean": True}, "hydra_mean applies to Hydra attentions only"),
     ],
 )
 def test_invalid_configs(kw, message):
@@ -186,3 +186,72 @@ def test_sampled_losses_take_a_cpu_generator_for_cuda_tensors(kind):
     y = torch.randint(1, 11, (2, 3), device="cuda")
     loss = losses(h, y, w, kind, negatives=5, generator=torch.Generator().manual_seed(0))
     assert loss.device.type == "cuda" and torch.isfinite(loss)
+
+
+# ----------------------------------------------------------------------------- Part IV options
+
+
+@pytest.mark.parametrize("attention", ["hydra_decay", "hydra", "hydra_decay+sdpa", "sdpa"])
+@pytest.mark.parametrize("conv", [0, 3])
+def test_step_equals_the_parallel_forward_at_every_position(attention, conv):
+    """Streaming: feeding films one at a time gives the parallel forward's hidden state at
+    every position, also beyond max_len (no position embeddings, nothing limits the length)."""
+    m = model(attention, positions="none", conv=conv)
+    with torch.no_grad():
+        for block in m.blocks:  # a convolution that is not the identity
+            if block.conv is not None:
+                block.conv.weight.normal_()
+    seq = torch.randint(1, 31, (2, 3 * m.cfg.max_len))
+    parallel = m(seq)
+    state = m.initial_state(users=2)
+    for t in range(seq.shape[1]):
+        state, hidden = m.step(state, seq[:, t])
+        torch.testing.assert_close(hidden, parallel[:, t], rtol=0, atol=1e-10)
+    torch.testing.assert_close(m.scores(hidden), m.score_next(seq))
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"attention": "hydra_decay"}, "positions='none'"),  # right-aligned positions
+        ({"attention": "linear", "positions": "none"}, "attention in"),
+        ({"attention": "hydra", "mode": "bidirectional", "positions": "none"}, "causal"),
+    ],
+)
+def test_step_refuses_models_without_a_recurrent_form(kw, message):
+    with pytest.raises(ValueError, match=message):
+        model(**kw).initial_state()
+
+
+def test_learned_decay_is_a_parameter_and_fixed_decay_is_not():
+    learned, fixed = model("hydra_decay"), model("hydra_decay", learn_decay=False)
+    assert count_parameters(learned) == count_parameters(fixed) + 2 * 8  # d per block
+    g = learned.blocks[0].attn.log_decay().exp()
+    assert ((g > 0) & (g < 1)).all()
+
+
+def test_mask_tokens_out_of_the_key_sums():
+    """With mask_in_keys=False a [MASK] adds nothing to what the other positions read."""
+    m = model("hydra", "bidirectional", mask_in_keys=False, positions="none")
+    mask = m.cfg.mask_token
+    a = m(torch.tensor([[3, 4, mask, 6]]))
+    b = m(torch.tensor([[3, 4, mask, mask, 6]]))
+    torch.testing.assert_close(a[:, [0, 1, 3]], b[:, [0, 1, 4]])
+    m_in = model("hydra", "bidirectional", positions="none")
+    a = m_in(torch.tensor([[3, 4, mask, 6]]))
+    b = m_in(torch.tensor([[3, 4, mask, mask, 6]]))
+    assert (a[:, 0] - b[:, 0]).abs().max() > 1e-6
+
+
+def test_one_attention_per_block():
+    m = model("hydra_decay+sdpa")
+    assert [b.attn.kind for b in m.blocks] == ["hydra_decay", "sdpa"]
+    with pytest.raises(ValueError, match="one per block"):
+        ModelConfig(num_items=5, layers=2, attention="hydra+sdpa+linear")
+
+
+def test_sasrec_style_options_change_the_model():
+    seq = torch.tensor([[0, 2, 3, 4]])
+    base = model("sdpa")
+    for kw in ({"scale_embeddings": True}, {"activation": "relu"}):
+        assert not torch.allclose(base(seq), model("sdpa", **kw)(seq))
