@@ -96,6 +96,44 @@ class ModelConfig:
         return kinds * self.layers if len(kinds) == 1 else kinds
 
 
+# The book's models by name: what results/ files, scripts (``--model NAME``) and chapters call
+# them, their label on the page, and the settings that make them (the rest is the recipe's).
+MODELS: dict[str, tuple[str, dict]] = {
+    "sasrec": ("SASRec", dict(attention="sdpa", mode="causal")),
+    "hydrarec_causal": ("HydraRec (causal)", dict(attention="hydra", mode="causal")),
+    "linear_causal": ("Linear attention (causal)", dict(attention="linear", mode="causal")),
+    "bert4rec": ("BERT4Rec-style", dict(attention="sdpa", mode="bidirectional")),
+    "hydrarec_bidirectional": (
+        "HydraRec (bidirectional)", dict(attention="hydra", mode="bidirectional")),
+    "hydrarec_causal_mean": (
+        "HydraRec, running mean", dict(attention="hydra", mode="causal", hydra_mean=True)),
+    # Part IV: Hydra with forgetting, and the ablations around it
+    "hydrarec_decay": (
+        "HydraRec with forgetting",
+        dict(attention="hydra_decay", mode="causal", positions="none")),
+    "hydrarec_decay_positions": (
+        "HydraRec with forgetting, positions",
+        dict(attention="hydra_decay", mode="causal", positions="absolute")),
+    "hydrarec_decay_fixed": (
+        "HydraRec with fixed forgetting",
+        dict(attention="hydra_decay", mode="causal", positions="none", learn_decay=False)),
+    "hydrarec_decay_conv": (
+        "HydraRec with forgetting and a convolution",
+        dict(attention="hydra_decay", mode="causal", positions="none", conv=4)),
+    "hydra_decay_sdpa": (
+        "Forgetting Hydra, then softmax",
+        dict(attention="hydra_decay+sdpa", mode="causal", positions="none")),
+    "sasrec_no_positions": (
+        "SASRec without positions", dict(attention="sdpa", mode="causal", positions="none")),
+    "hydrarec_bidirectional_nomask": (
+        "HydraRec (bidirectional), [MASK] out of the sums",
+        dict(attention="hydra", mode="bidirectional", mask_in_keys=False)),
+    "hydrarec_decay_bidirectional": (
+        "HydraRec with forgetting (bidirectional)",
+        dict(attention="hydra_decay", mode="bidirectional", mask_in_keys=False)),
+}  # fmt: skip
+
+
 class Attention(nn.Module):
     """Projections q, k, v and the output around one of the package's attention functions
     (``hydra_decay`` also holds each feature's decay, learned as a logit)."""

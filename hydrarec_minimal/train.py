@@ -37,7 +37,7 @@ from .machine import (
     torch_threads,
     trim_freed_memory,
 )
-from .model import HydraRec, ModelConfig, count_parameters, losses
+from .model import MODELS, HydraRec, ModelConfig, count_parameters, losses
 from .runs import append_epoch, load_checkpoint, write
 
 LOSSES = ("ce", "sampled", "gbce")
@@ -74,13 +74,16 @@ class TrainConfig(ModelConfig):
     warmup: int = 0  # linear warm-up steps
     eval_every: int = 1  # validate every this many epochs (and at the last one)
     recipe: str = ""  # the named recipe these settings started from (RECIPES), if any
+    model: str = ""  # the named model (model.MODELS) they started from, if any
 
     @classmethod
-    def from_recipe(cls, name: str, **overrides) -> TrainConfig:
-        """A named recipe's settings (``RECIPES``), with ``overrides`` applied on top."""
+    def from_recipe(cls, name: str, model: str = "", **overrides) -> TrainConfig:
+        """A named recipe's settings (``RECIPES``), then a named model's (``model.MODELS``),
+        then ``overrides``."""
         if name not in RECIPES:
             raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}")
-        return cls(**(RECIPES[name] | {"recipe": name} | overrides))
+        shape = MODELS[model][1] | {"model": model} if model in MODELS else {"model": model}
+        return cls(**(RECIPES[name] | {"recipe": name} | shape | overrides))
 
     def __post_init__(self) -> None:
         """Refuse settings that cannot train, with the reason."""
@@ -99,6 +102,8 @@ class TrainConfig(ModelConfig):
             raise ValueError(f"mask_prob must be in (0, 1), got {self.mask_prob}")
         if self.recipe and self.recipe not in RECIPES:
             raise ValueError(f"unknown recipe {self.recipe!r}; choose one of {sorted(RECIPES)}")
+        if self.model and self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; choose one of {sorted(MODELS)}")
 
     def model_config(self, num_items: int) -> ModelConfig:
         """The model's part of this configuration, for a data set of ``num_items`` items."""
@@ -275,6 +280,8 @@ def train(
     data = data if data is not None else load_movielens(cfg.dataset, cfg.min_item_count)
     split = data.split(cfg.order)
     ckpt = Path(out) / "checkpoint.pt" if out is not None else None
+    if ckpt:
+        ckpt.parent.mkdir(parents=True, exist_ok=True)
     with torch.random.fork_rng(), torch_threads(cfg.threads), memory_settings(device):
         torch.manual_seed(cfg.seed)
         model = HydraRec(cfg.model_config(data.num_items)).to(device)
@@ -388,7 +395,7 @@ def peak_memory(device: torch.device) -> int | None:
 # ----------------------------------------------------------------------------- checkpoints
 
 # Settings that may change between a run and its resumption (they do not change the model).
-RESUMABLE = {"recipe", "epochs", "patience", "time_budget_s", "device", "threads",
+RESUMABLE = {"recipe", "model", "epochs", "patience", "time_budget_s", "device", "threads",
              "eval_batch_size", "eval_every", "test_every_epoch"}  # fmt: skip
 
 
@@ -477,11 +484,14 @@ def finish(cfg, model, data, split, run: Run, out) -> dict:
 def cli_args(cfg: TrainConfig) -> list[str]:
     """The command-line arguments that reproduce ``cfg``: its recipe, if any, then the fields
     that differ from it (or from the defaults)."""
-    default = TrainConfig.from_recipe(cfg.recipe) if cfg.recipe else TrainConfig()
-    args = ["--recipe", cfg.recipe] if cfg.recipe else []
+    named = {"recipe": cfg.recipe, "model": cfg.model}
+    default = TrainConfig.from_recipe(cfg.recipe, cfg.model) if cfg.recipe else TrainConfig()
+    if not cfg.recipe and cfg.model:
+        default = TrainConfig(**MODELS[cfg.model][1], model=cfg.model)
+    args = [x for k, v in named.items() if v for x in (f"--{k}", v)]
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
-        if f.name in ("num_items", "recipe") or value == getattr(default, f.name):
+        if f.name in ("num_items", *named) or value == getattr(default, f.name):
             continue
         flag = "--" + f.name.replace("_", "-")
         if isinstance(value, bool):
@@ -517,9 +527,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; prints the final test metrics."""
     p = parser()
-    recipe = p.parse_known_args(argv)[0].recipe
-    if recipe in RECIPES:  # the recipe's values become the defaults; explicit flags still win
-        p.set_defaults(**RECIPES[recipe])
+    named = p.parse_known_args(argv)[0]
+    if named.recipe in RECIPES:  # the recipe's values become the defaults, then the model's;
+        p.set_defaults(**RECIPES[named.recipe])  # explicit flags still win
+    if named.model in MODELS:
+        p.set_defaults(**MODELS[named.model][1])
     args = p.parse_args(argv)
     fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"num_items"}
     try:

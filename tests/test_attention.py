@@ -335,7 +335,7 @@ def test_properties_over_random_shapes_and_masks(b, t, d, causal, seed, data):
         assert torch.isfinite(out).all()
 
 
-# ----------------------------------------------------------------------------- Hydra with forgetting
+# ------------------------------------------------------------------- Hydra with forgetting
 
 
 def decayed_reference(q, k, v, log_decay, causal, pad=None):

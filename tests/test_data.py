@@ -103,9 +103,9 @@ def test_official_files_are_parsed_once_into_sequences(tmp_path):
     assert (data.num_users, data.num_items, data.num_interactions) == (2, 4, 7)
 
 
-def test_build_filters_items_then_users_and_remaps():
+def test_sequence_data_filters_items_then_users_and_remaps():
     raw = {1: [10, 11, 12, 10], 2: [10, 11, 13], 3: [13, 14, 15]}
-    data = D.build("x", raw, min_item_count=2, min_user_len=3)
+    data = D.sequence_data("x", raw, min_item_count=2, min_user_len=3)
     # counts: 10 x3, 11 x2, 13 x2, 12/14/15 x1 -> keep 10, 11, 13
     assert data.movie_ids == [10, 11, 13]
     assert data.users == [1, 2]  # user 3 keeps only [13]: too short for a split
@@ -114,7 +114,7 @@ def test_build_filters_items_then_users_and_remaps():
 
 
 def test_leave_one_out_split():
-    data = D.build("x", {1: [1, 2, 3, 4, 5], 2: [3, 2, 1]}, min_item_count=1)
+    data = D.sequence_data("x", {1: [1, 2, 3, 4, 5], 2: [3, 2, 1]}, min_item_count=1)
     split = data.split()
     assert split.train == [[1, 2, 3], [3]]
     assert split.valid_target.tolist() == [4, 2] and split.test_target.tolist() == [5, 1]

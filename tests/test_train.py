@@ -1,25 +1,22 @@
-"""Tests for hydrarec_minimal/train.py: a real (small) training run, resume, CLI, errors."""
+"""Tests for hydrarec_minimal/train.py: real (small) training runs, resume, recipes, the CLI."""
 
 from __future__ import annotations
 
 import json
+import math
+from pathlib import Path
 
 import pytest
 import torch
+from conftest import synthetic
 
+from hydrarec_minimal import metrics as M
+from hydrarec_minimal import runs
 from hydrarec_minimal import train as T
-from hydrarec_minimal.data import build
+from hydrarec_minimal.baselines import popularity_scores
+from hydrarec_minimal.model import MODELS
 
-
-def synthetic(users=200, items=120, seed=0):
-    """Sequences with learnable structure: each user walks up the item ids from a random start."""
-    g = torch.Generator().manual_seed(seed)
-    raw = {}
-    for u in range(users):
-        start = int(torch.randint(1, items, (1,), generator=g))
-        n = int(torch.randint(6, 20, (1,), generator=g))
-        raw[u + 1] = [(start + i) % items + 1 for i in range(n)]
-    return build("synthetic", raw, min_item_count=1)
+GOLDEN = Path(__file__).parent / "data" / "golden_short_runs.json"
 
 
 def small(**kw):
@@ -38,7 +35,7 @@ def small(**kw):
     return T.TrainConfig(**(base | kw))
 
 
-@pytest.mark.parametrize("attention", ["sdpa", "linear", "hydra"])
+@pytest.mark.parametrize("attention", ["sdpa", "linear", "hydra", "hydra_decay"])
 @pytest.mark.parametrize(
     "mode, loss", [("causal", "ce"), ("causal", "gbce"), ("bidirectional", "ce")]
 )
@@ -49,17 +46,45 @@ def test_training_learns_and_writes_metrics(tmp_path, attention, mode, loss):
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["test"] == res["test"]
     assert {"ndcg@10", "hr@10", "mrr", "ndcg@1", "hr@20"} <= set(res["test"])
-    assert len(res["history"]) == res["best_epoch"] + (len(res["history"]) - res["best_epoch"])
+    assert 1 <= res["best_epoch"] <= len(res["history"])
+    best = res["history"][res["best_epoch"] - 1]["valid"]["ndcg@10"]
+    assert best == res["valid"]["ndcg@10"] == max(r["valid"]["ndcg@10"] for r in res["history"])
     assert all(r["train_s"] > 0 for r in res["history"])
     assert res["environment"]["torch"] == torch.__version__
     assert res["command"].startswith("python -m hydrarec_minimal.train")
-    pop = T.evaluate(
-        T.most_popular_scores(data.split(), data.num_items, data.num_users),
-        data.split().test_input,
-        data.split().test_target,
-    )
+    assert res["data"]["fingerprint"] == data.fingerprint()
+    split = data.split()
+    ranks = torch.tensor(res["test_ranks"])
+    assert M.metrics_from_ranks(ranks)["ndcg@10"] == pytest.approx(res["test"]["ndcg@10"])
+    pop_scores = popularity_scores(split, data.num_items, data.num_users)
+    pop = M.evaluate(pop_scores, split.test_input, split.test_target)
     assert res["test"]["ndcg@10"] > pop["ndcg@10"], "a trained model must beat most-popular"
     assert res["test_uniform100"]["ndcg@10"] >= res["test"]["ndcg@10"]
+
+
+def test_short_runs_are_unchanged_by_the_refactor():
+    """The same short runs as before the package was split into its present files (made
+    with the earlier code, tests/data/golden_short_runs.json) give the same numbers."""
+    golden = json.loads(GOLDEN.read_text())
+    data = synthetic(users=120, items=150)
+    for key, expected in golden.items():
+        attention, mode, loss = key.split("-")
+        cfg = T.TrainConfig(dataset="synthetic", attention=attention, mode=mode, loss=loss,
+                            max_len=16, d=16, layers=2, batch_size=16, epochs=2, dropout=0.1,
+                            lr=3e-3, threads=1, negatives=8)  # fmt: skip
+        got = T.train(cfg, data=data, progress=False)
+        assert [h["loss"] for h in got["history"]] == pytest.approx(expected["losses"], rel=1e-6)
+        assert got["test"] == pytest.approx(expected["test"], rel=1e-6), key
+
+
+def test_training_leaves_the_callers_random_state_and_threads_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    threads = torch.get_num_threads()
+    T.train(small(epochs=1, threads=1), data=synthetic(), progress=False)
+    assert torch.equal(torch.rand(3), expected), "the global RNG moved"
+    assert torch.get_num_threads() == threads
 
 
 def test_resume_after_a_kill_ends_with_the_same_metrics(tmp_path):
@@ -76,7 +101,7 @@ def test_resume_after_a_kill_ends_with_the_same_metrics(tmp_path):
 
     with pytest.raises(T.Stopped):
         T.train(cfg, tmp_path / "cut", data=data, progress=False, should_stop=kill_in_epoch_three)
-    ck = T.load_checkpoint(tmp_path / "cut" / "checkpoint.pt")
+    ck = runs.load_checkpoint(tmp_path / "cut" / "checkpoint.pt")
     assert ck["epoch"] == 1  # epochs 1 and 2 (0-based 0, 1) were checkpointed
     resumed = T.train(cfg, tmp_path / "cut", data=data, progress=False, resume=True)
     assert resumed["test"] == full["test"]
@@ -84,19 +109,22 @@ def test_resume_after_a_kill_ends_with_the_same_metrics(tmp_path):
 
 
 def test_resume_accepts_a_checkpoint_older_than_a_setting(tmp_path):
-    """A checkpoint written before a setting existed counts it as its default (and refuses
-    a run that asks for anything else)."""
+    """A checkpoint written before a setting existed counts it as its default, and one
+    written with the old bf16 flag counts it as its precision (and refuses a change)."""
     data = synthetic()
     T.train(small(epochs=1), tmp_path, data=data, progress=False)
-    ck = T.load_checkpoint(tmp_path / "checkpoint.pt")
+    ck = runs.load_checkpoint(tmp_path / "checkpoint.pt")
     config = json.loads(ck["config"])
-    del config["hydra_mean"], config["tied"]
+    del config["hydra_mean"], config["tied"], config["positions"], config["precision"]
+    config["bf16"] = False
     ck["config"] = json.dumps(config)
     T.save_checkpoint(tmp_path / "checkpoint.pt", ck)
     result = T.train(small(epochs=2), tmp_path, data=data, progress=False, resume=True)
     assert len(result["history"]) == 2
     with pytest.raises(ValueError, match="other settings.*hydra_mean"):
         T.train(small(epochs=3, hydra_mean=True), tmp_path, data=data, progress=False, resume=True)
+    with pytest.raises(ValueError, match="other settings.*precision"):
+        T.train(small(epochs=3, precision="bf16"), tmp_path, data=data, progress=False, resume=True)
 
 
 def test_resume_refuses_a_different_model(tmp_path):
@@ -112,6 +140,35 @@ def test_early_stopping_and_time_budget(tmp_path):
     assert res["stop_reason"] == "early stopping" and len(res["history"]) < 50
     res = T.train(small(epochs=50, time_budget_s=1e-9), tmp_path / "b", data=data, progress=False)
     assert res["stop_reason"] == "time budget" and len(res["history"]) == 1
+    res = T.train(
+        small(epochs=50, time_budget_s=1e-9, budget_clock="cpu"), data=data, progress=False
+    )
+    assert res["stop_reason"] == "time budget" and res["history"][0]["cpu_s"] > 0
+
+
+def test_eval_every_validates_only_every_few_epochs_and_the_last():
+    res = T.train(small(epochs=5, eval_every=2), data=synthetic(), progress=False)
+    checked = [r["epoch"] for r in res["history"] if "valid" in r]
+    assert checked == [2, 4, 5]
+    assert res["best_epoch"] in checked
+
+
+def test_lr_factor_warms_up_then_follows_the_schedule():
+    cfg = small(warmup=4, schedule="linear")
+    assert T.lr_factor(cfg, 0, 0.0) == 0.25 and T.lr_factor(cfg, 3, 0.0) == 1.0
+    assert T.lr_factor(cfg, 10, 0.5) == 0.5 and T.lr_factor(cfg, 10, 1.0) == 0.0
+    cos = small(schedule="cosine")
+    assert T.lr_factor(cos, 5, 0.5) == pytest.approx(0.5)
+    assert T.lr_factor(cos, 5, 1.0) == pytest.approx(0.0, abs=1e-12)
+    assert T.lr_factor(small(), 99, 0.7) == 1.0  # constant
+    assert T.lr_factor(cos, 5, 2.0) == pytest.approx(0.0, abs=1e-12)  # clipped to the end
+
+
+def test_shuffled_order_trains_on_the_same_films():
+    data = synthetic()
+    res = T.train(small(epochs=2, order="shuffled"), data=data, progress=False)
+    assert res["config"]["order"] == "shuffled"
+    assert res["data"]["fingerprint"] == data.fingerprint()  # same data, read out of order
 
 
 @pytest.mark.parametrize(
@@ -122,11 +179,42 @@ def test_early_stopping_and_time_budget(tmp_path):
         ({"loss": "mse"}, "loss"),
         ({"mask_prob": 0.0}, "mask_prob"),
         ({"attention": "nope"}, "attention"),
+        ({"precision": "fp8"}, "precision"),
+        ({"order": "random"}, "order"),
+        ({"recipe": "fast"}, "unknown recipe"),
+        ({"model": "gpt"}, "unknown model"),
     ],
 )
 def test_invalid_hyperparameters(kw, message):
     with pytest.raises(ValueError, match=message):
         small(**kw)
+
+
+def test_recipes_and_models_by_name():
+    cfg = T.TrainConfig.from_recipe("cpu15", "hydrarec_decay", seed=2)
+    assert (cfg.lr, cfg.time_budget_s, cfg.budget_clock, cfg.precision) == (
+        2e-3,
+        900,
+        "cpu",
+        "auto",
+    )
+    assert (cfg.attention, cfg.positions, cfg.seed) == ("hydra_decay", "none", 2)
+    assert T.cli_args(cfg) == ["--recipe", "cpu15", "--model", "hydrarec_decay", "--seed", "2"]
+    assert T.TrainConfig.from_recipe("cpu45").time_budget_s == 2700
+    for name, (label, settings) in MODELS.items():
+        assert label and T.TrainConfig(**settings, model=name)  # every named model is valid
+    with pytest.raises(ValueError, match="unknown recipe"):
+        T.TrainConfig.from_recipe("fast")
+
+
+def test_cli_applies_the_recipe_then_the_model_then_explicit_flags(tmp_path, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(T, "train", lambda cfg, *a, **k: seen.setdefault("cfg", cfg) and {
+        "test": {"ndcg@10": 0.0, "hr@10": 0.0}})  # fmt: skip
+    argv = ["--recipe", "cpu15", "--model", "sasrec", "--lr", "1e-3", "--out", str(tmp_path)]
+    assert T.main(argv) == 0
+    cfg = seen["cfg"]
+    assert (cfg.lr, cfg.time_budget_s, cfg.attention, cfg.recipe) == (1e-3, 900, "sdpa", "cpu15")
 
 
 def test_cli_rejects_bad_values_and_unknown_datasets(tmp_path, capsys):
@@ -137,10 +225,14 @@ def test_cli_rejects_bad_values_and_unknown_datasets(tmp_path, capsys):
 
 
 def test_cli_arguments_round_trip():
-    cfg = small(attention="sdpa", bf16=True)
-    args = T.parser().parse_args(T.cli_args(cfg) + ["--out", "x"])
-    skip = ("out", "resume", "quiet", "most_popular", "epoch_log")
-    assert T.TrainConfig(**{k: v for k, v in vars(args).items() if k not in skip}) == cfg
+    for cfg in (small(attention="sdpa", precision="bf16"), T.TrainConfig.from_recipe("cpu15")):
+        args = T.parser().parse_args(T.cli_args(cfg) + ["--out", "x"])
+        skip = ("out", "resume", "quiet", "epoch_log")
+        parsed = {k: v for k, v in vars(args).items() if k not in skip}
+        if cfg.recipe:  # what main() does: the recipe's values as defaults
+            parsed = T.RECIPES[cfg.recipe] | {k: v for k, v in parsed.items()
+                                              if v != T.TrainConfig().record().get(k)}  # fmt: skip
+        assert T.TrainConfig(**parsed) == cfg
 
 
 def test_cli_epoch_log_holds_every_epoch_of_the_history(tmp_path, monkeypatch):
@@ -156,16 +248,7 @@ def test_cli_epoch_log_holds_every_epoch_of_the_history(tmp_path, monkeypatch):
     ]
     assert T.main(argv) == 0
     history = json.loads((tmp_path / "metrics.json").read_text())["history"]
-    assert T.read_epoch_log(log) == history and len(history) == 3
-
-
-def test_test_at_counts_epochs_too():
-    hist = [
-        {"epoch": e, "cpu_s": 10 * e, "valid": {"ndcg@10": v}, "test": {"ndcg@10": t}}
-        for e, v, t in ((1, 0.1, 0.11), (2, 0.3, 0.28), (3, 0.2, 0.5))
-    ]
-    assert T.test_at({"history": hist}, 1, "epoch")["ndcg@10"] == 0.11
-    assert T.test_at({"history": hist}, 3, "epoch")["ndcg@10"] == 0.28
+    assert runs.read_epochs(log) == history and len(history) == 3
 
 
 def test_cloze_masks_real_items_only_and_at_least_one():
@@ -178,29 +261,22 @@ def test_cloze_masks_real_items_only_and_at_least_one():
         assert (y[y > 0] == seqs[y > 0]).all()
 
 
-def test_most_popular_baseline_and_cpu_budget(tmp_path):
-    data = synthetic()
-    pop = T.most_popular(data=data)
-    assert 0 < pop["test"]["ndcg@10"] < pop["test_popular100"]["ndcg@10"] + 1
-    res = T.train(
-        small(epochs=50, time_budget_s=1e-9, budget_clock="cpu"), data=data, progress=False
-    )
-    assert res["stop_reason"] == "time budget" and res["history"][0]["cpu_s"] > 0
-
-
 def test_unknown_device_is_a_clear_error():
     with pytest.raises(ValueError, match="device"):
         T.train(small(device="tpu"), data=synthetic(), progress=False)
 
 
-def test_test_at_picks_the_best_validated_epoch_in_time():
-    hist = [
-        {"epoch": 1, "cpu_s": 10, "valid": {"ndcg@10": 0.1}, "test": {"ndcg@10": 0.11}},
-        {"epoch": 2, "cpu_s": 20, "valid": {"ndcg@10": 0.3}, "test": {"ndcg@10": 0.28}},
-        {"epoch": 3, "cpu_s": 30, "valid": {"ndcg@10": 0.2}, "test": {"ndcg@10": 0.35}},
-    ]
-    assert T.test_at({"history": hist}, 5) is None
-    assert T.test_at({"history": hist}, 15)["ndcg@10"] == 0.11
-    assert T.test_at({"history": hist}, 99)["ndcg@10"] == 0.28  # chosen by validation, not test
-    with pytest.raises(ValueError, match="test_every_epoch"):
-        T.test_at({"history": [{"epoch": 1, "cpu_s": 1, "valid": {"ndcg@10": 0}}]}, 9)
+def test_fp16_trains_with_a_gradient_scaler_on_the_cpu():
+    res = T.train(small(epochs=2, precision="fp16"), data=synthetic(), progress=False)
+    assert res["config"]["precision"] == "fp16"
+    assert all(math.isfinite(r["loss"]) for r in res["history"])
+
+
+def test_auto_precision_is_recorded_as_what_ran(monkeypatch):
+    from hydrarec_minimal import machine
+
+    monkeypatch.setattr(machine, "cpu_flags", lambda: {"avx2"})
+    res = T.train(small(epochs=1, precision="auto"), data=synthetic(), progress=False)
+    assert res["config"]["precision"] == "fp32"
+    resolved = T.TrainConfig.from_recipe("cpu15", precision="fp32")  # the recipe says auto
+    assert T.cli_args(resolved) == ["--recipe", "cpu15", "--precision", "fp32"]

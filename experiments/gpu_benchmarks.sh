@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Everything the book measures on a GPU, in one script (run once on an H200; results committed
+# Everything the book measures on a GPU, in one script (ran once on an H200, 2026-11-27, on the earlier tie order of ML-1M; results committed
 # under benchmarks/gpu/ and results/long/). Usage:
-#   HYDRAREC_DATA=folder-with-ml-1m bash benchmarks/run_gpu.sh OUT_DIR
+#   HYDRAREC_DATA=folder-with-ml-1m bash experiments/gpu_benchmarks.sh OUT_DIR
 # 1. attention sweep (chapters 2 and 4); 2. training-step breakdown (chapter 8);
 # 3. long-history training, max length 50..2000, SASRec (sdpa) vs HydraRec (chapter 8).
 # Results are packed into OUT_DIR/gpu_results.tgz after every stage, so a run cut short
@@ -16,15 +16,15 @@ LENGTHS=${LENGTHS:-50 200 800 2000}
 pack() { tar czf "$OUT/gpu_results.tgz" -C "$WORK" . ; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$WORK/gpu.txt" 2>&1
 $PY -m hydrarec_minimal.bench sweep --device ${DEVICE:-cuda} --t-min 64 --t-max ${T_MAX:-65536} \
-    --dim 64 --batch 4 --repeats 10 --out "$WORK/sweep_cuda_d64" > "$WORK/sweep.log" 2>&1
+    --d 64 --batch 4 --repeats 10 --out "$WORK/sweep_cuda_d64" > "$WORK/sweep.log" 2>&1
 pack
-$PY -m hydrarec_minimal.bench breakdown --device ${DEVICE:-cuda} --lengths ${LENGTHS// /,} \
-    --bf16 --out "$WORK/breakdown_cuda" > "$WORK/breakdown.log" 2>&1
+$PY -m hydrarec_minimal.costs breakdown --device ${DEVICE:-cuda} --lengths ${LENGTHS// /,} \
+    --precision bf16 --out "$WORK/breakdown_cuda" > "$WORK/breakdown.log" 2>&1
 pack
 for L in $LENGTHS; do
   for ATT in sdpa hydra; do
     $PY -m hydrarec_minimal.train --dataset ml-1m --attention $ATT --mode causal --max-len $L \
-        --epochs 200 --patience 10 --time-budget-s ${BUDGET:-40} --bf16 --lr 2e-3 \
+        --epochs 200 --patience 10 --time-budget-s ${BUDGET:-40} --precision bf16 --lr 2e-3 \
         --device ${DEVICE:-cuda} --quiet --out "$WORK/long_${ATT}_L${L}" >> "$WORK/long.log" 2>&1
     rm -f "$WORK/long_${ATT}_L${L}/checkpoint.pt"
     pack

@@ -6,11 +6,12 @@
 #          trained to early stopping, seed 0 (issue #5: "at convergence").
 #  PART=2: all five models to early stopping with seeds 0-2 (bidirectional seed 0 is part 1's),
 #          plus follow-ups of part 1 (a second seed, cosine decay, gBCE with the fixed sampler).
-# Usage on a CUDA machine: OUT=dir HYDRAREC_DATA=... PART=1 bash results/run_sweep_gpu.sh [s]
+# Usage on a CUDA machine: OUT=dir HYDRAREC_DATA=... PART=1 bash experiments/gpu_sweep.sh [s]
 # Every epoch's record goes to $OUT/logs/NAME.jsonl (--epoch-log; train.read_epoch_log reads
 # it) and the final record to NAME.json;
 # $OUT/sweep.tgz is refreshed every 20 s, so runs cut short still return their history.
-# Results: results/sweep_gpu/part1/, results/sweep_gpu/part2/ (NVIDIA H200, 2026-11-27).
+# Results: results/sweep_gpu/part1/, results/sweep_gpu/part2/ (NVIDIA H200, 2026-11-27, on the
+# earlier tie order of ML-1M: see results/README.md).
 # The .jsonl files hold each epoch's record; the .json files (runs that finished) the whole
 # record with config and command. Their git_commit field reads 3418a2c, the commit the device's
 # copy of .git pointed at; the code that ran is that commit plus the running-mean and untied
@@ -26,7 +27,7 @@ LIMIT=${1:-480}
 RUNS=runs/sweep_gpu
 mkdir -p "$RUNS" "$OUT/logs"
 BASE="--dataset ml-1m --max-len 200 --d 64 --layers 2 --dropout 0.2 --loss ce --lr 2e-3
-      --batch-size 128 --bf16 --device cuda --threads 1 --test-every-epoch"
+      --batch-size 128 --precision bf16 --device cuda --threads 1 --test-every-epoch"
 SWEEP="--attention hydra --mode causal --epochs 60 --patience 1000"
 CONV="--epochs 400 --eval-every 2 --patience 8"
 declare -A R
