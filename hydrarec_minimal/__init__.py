@@ -1,8 +1,9 @@
 """hydrarec_minimal: the small package behind the HydraRec book.
 
-One file per idea: ``attention`` (softmax, linear, Hydra), ``data`` (MovieLens),
-``model`` (HydraRec), ``train``, ``metrics``, ``bench`` (runtime measurements); then
-``plotting`` and ``widgets`` on top for the chapters. The core never imports the last two.
+One file per idea (ARCHITECTURE.md has the map): ``shapes``, ``machine``, ``data``,
+``fused``, ``attention``, ``model``, ``metrics``, ``runs``, ``baselines``, ``train``,
+``bench``, ``costs`` form the headless core; ``plotting`` and ``widgets`` sit on top for the
+chapters. The core never imports those two.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -156,7 +156,7 @@ def linear_attention(
         num = qh @ s
         den = (qh * z[..., None, :]).sum(-1, keepdim=True)
     else:
-        num, den = _causal_linear_chunked(qh, kh, vh, chunk)
+        num, den = causal_linear_chunked(qh, kh, vh, chunk)
     out = num / den.clamp_min(eps)
     if key_padding_mask is not None and causal:
         seen = (~key_padding_mask).cumsum(1) > 0  # (B, T): some real key at or before i
@@ -164,7 +164,7 @@ def linear_attention(
     return merge_heads(out)
 
 
-def _causal_linear_chunked(qh: Tensor, kh: Tensor, vh: Tensor, chunk: int) -> tuple[Tensor, Tensor]:
+def causal_linear_chunked(qh: Tensor, kh: Tensor, vh: Tensor, chunk: int) -> tuple[Tensor, Tensor]:
     """Causal numerator and normaliser of linear attention by chunked prefix sums over time."""
     b, h, t, dh = qh.shape
     c = max(1, min(chunk, t))

@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
-import json
 import math
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -31,7 +28,6 @@ from torch import Tensor
 from . import fused
 from .attention import ATTENTIONS, hydra_attention, sdpa_attention
 from .machine import (
-    environment,
     free_memory,
     freed_memory_kept,
     measure_peak,
@@ -40,6 +36,7 @@ from .machine import (
     time_call,
     torch_threads,
 )
+from .runs import write_table
 
 # ----------------------------------------------------------------------------- variants
 
@@ -111,23 +108,31 @@ def attention_costs(
     return [{"step": s, "flops": int(f), "bytes": int(m)} for s, f, m in steps]
 
 
+# bytes: the most a small call measured in the stored sweeps: 6 MiB on the CPU, 32 MiB on a
+# GPU (cuBLAS's workspace)
+CALL_OVERHEAD = 48 * 2**20
+
+
 def memory_estimate(
     attention: str, b: int, t: int, d: int, bytes_per: int = 4, device: str = "cpu"
 ) -> int:
     """Bytes of extra memory one call needs at its peak (q, k, v already allocated). From
     scratch, softmax holds up to three T x T tensors at once (the scores, their scaled and
     masked copy, the softmax) plus the causal mask: 3.5 B T^2 covers every measured peak
-    (``tests/test_bench.py`` checks the stored sweeps)."""
+    (``tests/test_bench.py`` checks the stored sweeps). Every call also gets ``CALL_OVERHEAD``
+    (the allocator's and the threads' own buffers, what small calls measure)."""
     btd = b * t * d
     if attention == "softmax":
-        return int(3.5 * b * t * t + 2 * btd) * bytes_per
-    if attention == "sdpa":  # fused kernels keep scores in blocks; the math fallback would not
-        return 4 * btd * bytes_per + (b * t * t * bytes_per if device == "mps" else 0)
-    if attention == "linear":
-        return 10 * btd * bytes_per
-    if attention == "hydra_decay":  # sums in float32 whatever the input
-        return 8 * btd * max(bytes_per, 4)
-    return 4 * btd * bytes_per
+        need = int(3.5 * b * t * t + 2 * btd) * bytes_per
+    elif attention == "sdpa":  # fused kernels keep scores in blocks; the math fallback would not
+        need = 4 * btd * bytes_per + (b * t * t * bytes_per if device == "mps" else 0)
+    elif attention == "linear":
+        need = 14 * btd * bytes_per  # causal: chunk states (B, H, T / 64, d, d) as well
+    elif attention == "hydra_decay":  # sums in float32 whatever the input
+        need = 8 * btd * max(bytes_per, 4)
+    else:
+        need = 4 * btd * bytes_per
+    return need + CALL_OVERHEAD
 
 
 # ----------------------------------------------------------------------------- sweeps
@@ -398,38 +403,6 @@ def roofline(
 # ----------------------------------------------------------------------------- files and CLI
 
 
-def write_results(out: str | Path, kind: str, rows: list[dict], **extra) -> tuple[Path, Path]:
-    """Write OUT.json (rows, environment, extra) and OUT.csv (the rows); return both paths."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "kind": kind,
-        "environment": environment(extra.pop("device", "cpu")),
-        **extra,
-        "rows": rows,
-    }
-    jpath, cpath = out.with_suffix(".json"), out.with_suffix(".csv")
-    jpath.write_text(json.dumps(payload, indent=1) + "\n")
-    keys = sorted({k for r in rows for k in r if k != "times_s"})
-    with open(cpath, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: r.get(k) for k in keys})
-    return jpath, cpath
-
-
-# Row keys renamed since the first stored files: features are 'd', the attention is 'attention'.
-_RENAMED = {"D": "d", "kind": "attention", "attention_kind": "attention", "L": "max_len"}
-
-
-def load_results(path: str | Path) -> dict:
-    """Read a JSON file written by ``write_results`` (older files' row keys brought up to date)."""
-    payload = json.loads(Path(path).read_text())
-    payload["rows"] = [{_RENAMED.get(k, k): v for k, v in r.items()} for r in payload["rows"]]
-    return payload
-
-
 def describe(row: dict) -> str:
     """One line per measured point, for the command line."""
     if row.get("skipped"):
@@ -485,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
                 dims = [int(x) for x in a.dims.split(",")]
                 res = roofline(dims, a.t, a.batch, a.repeats, a.device)
                 rows, extra = res["rows"], {"bandwidth": res["bandwidth"]}
-            paths = write_results(a.out, a.cmd, rows, device=device, keep_freed_memory=applied,
+            paths = write_table(a.out, a.cmd, rows, device=device, keep_freed_memory=applied,
                                   **extra)  # fmt: skip
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -17,7 +17,6 @@ import sys
 
 import torch
 
-from .bench import write_results
 from .data import load_movielens, pad_left
 from .machine import (
     AUTOCAST_DTYPES,
@@ -30,6 +29,7 @@ from .machine import (
     torch_threads,
 )
 from .model import HydraRec, ModelConfig, losses
+from .runs import write_table
 from .train import TrainConfig, causal_examples, train_step
 
 
@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                 for n in (int(x) for x in sizes.split(",")):
                     rows += run_one(a, name, n)
                     print(rows[-1], flush=True)
-            paths = write_results(a.out, a.cmd, rows, device=device, keep_freed_memory=kept)
+            paths = write_table(a.out, a.cmd, rows, device=device, keep_freed_memory=kept)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ reads the same files.
 
 from __future__ import annotations
 
+import csv
 import json
 import statistics
 from collections.abc import Iterable, Sequence
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from .machine import environment
 from .model import HydraRec, ModelConfig
 
 CHECKOUT = Path(__file__).resolve().parent.parent  # the repository, when run from a checkout
@@ -65,6 +67,41 @@ def append_epoch(path: str | Path, record: dict) -> None:
 def read_epochs(path: str | Path) -> list[dict]:
     """The per-epoch records an ``--epoch-log`` file holds, in order."""
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line]
+
+
+# ----------------------------------------------------------------------------- benchmark tables
+
+
+def write_table(out: str | Path, kind: str, rows: list[dict], **extra) -> tuple[Path, Path]:
+    """Write a benchmark's rows: OUT.json (rows, environment, extra) and OUT.csv; return both."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "kind": kind,
+        "environment": environment(extra.pop("device", "cpu")),
+        **extra,
+        "rows": rows,
+    }
+    jpath, cpath = out.with_suffix(".json"), out.with_suffix(".csv")
+    jpath.write_text(json.dumps(payload, indent=1) + "\n")
+    keys = sorted({k for r in rows for k in r if k != "times_s"})
+    with open(cpath, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r.get(k) for k in keys})
+    return jpath, cpath
+
+
+# Row keys renamed since the first stored files: features are 'd', the attention is 'attention'.
+_RENAMED = {"D": "d", "kind": "attention", "attention_kind": "attention", "L": "max_len"}
+
+
+def read_table(path: str | Path) -> dict:
+    """Read a benchmark written by ``write_table`` (older files' row keys brought up to date)."""
+    payload = json.loads(Path(path).read_text())
+    payload["rows"] = [{_RENAMED.get(k, k): v for k, v in r.items()} for r in payload["rows"]]
+    return payload
 
 
 # ----------------------------------------------------------------------------- groups of runs

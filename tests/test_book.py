@@ -51,8 +51,9 @@ def test_colab_install_cell(path):
     first_code = next(c for c in cells(path) if c["cell_type"] == "code")
     text = source(first_code)
     assert 'if "google.colab" in sys.modules:' in text, "installs only when running in Colab"
-    m = re.search(r'%pip install -q "hydrarec-minimal @ git\+(\S+)@main"', text)
-    assert m, "installs the package from the repository's main branch"
+    assert '%pip install -q "hydrarec-minimal @ git+{BOOK}@main"' in text, "from main"
+    m = re.search(r'BOOK = "(\S+)"', text)
+    assert m, "names the book's repository once"
     assert m.group(1) == REPO_URL, "the same repository as _config.yml's launch buttons"
     pins = re.findall(r"\b(torch|matplotlib|seaborn|ipywidgets)\s*[=<>]", text)
     assert not pins, f"never pin what Colab already provides: {pins}"
@@ -134,3 +135,9 @@ def test_bibliography_has_every_cited_key():
         for group in re.findall(r"\{cite\}`([^`]+)`", text):
             cited |= {k.strip() for k in group.split(",")}
     assert cited <= keys, f"cited but not in references.bib: {cited - keys}"
+
+
+def test_one_repository_everywhere():
+    """The package's project URL, the launch buttons and every install cell name one repo."""
+    assert PYPROJECT["project"]["urls"]["Homepage"] == REPO_URL
+    assert re.search(r"^\s*branch:\s*main", CONFIG, re.M)

@@ -225,3 +225,54 @@ def test_real_movielens_counts(name, users, items, interactions, longest):
     assert min(min(s) for s in data.sequences) == 1 and max(max(s) for s in data.sequences) == items
     raw = D.load_movielens(name, min_item_count=1, home=real_home())
     assert raw.num_interactions == {"ml-1m": 1_000_209, "ml-100k": 100_000}[name]
+
+
+ML1M_FINGERPRINT = "1c0d25c60172984c1d8f3857a0ed12c24a63c674da021cde2c62816193ac8e10"
+
+
+def test_ml1m_fingerprint_is_the_canonical_order():
+    """The filtered ML-1M in GroupLens's order (ties in ratings.dat's file order), written as
+    'UserID MovieID ...' lines: the file SASRec, BERT4Rec, gSASRec and SASRec+ train on."""
+    data = D.load_movielens("ml-1m", home=real_home())
+    assert data.fingerprint() == ML1M_FINGERPRINT
+    assert data.summary()["fingerprint"] == ML1M_FINGERPRINT
+
+
+def test_ml1m_official_format_keeps_tied_timestamps_in_file_order(tmp_path):
+    folder = tmp_path / "ml-1m"
+    folder.mkdir()
+    (folder / "ratings.dat").write_text(
+        "1::20::5::300\n1::10::3::100\n1::30::4::300\n1::40::4::300\n2::30::1::7\n2::10::2::7\n"
+    )
+    D.fetch("ml-1m", tmp_path, download=False)
+    assert D.read_sequences(folder / "sequences.txt") == {1: [10, 20, 30, 40], 2: [30, 10]}
+
+
+def test_fingerprint_by_hand():
+    data = D.sequence_data("x", {7: [30, 10, 20], 3: [10, 20, 30]}, min_item_count=1)
+    text = "3 10 20 30\n7 30 10 20\n"  # users in increasing id, original ids in order
+    assert data.fingerprint() == hashlib.sha256(text.encode()).hexdigest()
+    reordered = D.sequence_data("x", {7: [10, 30, 20], 3: [10, 20, 30]}, min_item_count=1)
+    assert reordered.fingerprint() != data.fingerprint()
+
+
+def test_shuffled_split_keeps_targets_and_films_but_not_order():
+    data = D.sequence_data("x", {u: list(range(1, 41)) for u in range(1, 6)}, min_item_count=1)
+    timed, shuffled = data.split(), data.split("shuffled")
+    assert torch.equal(timed.test_target, shuffled.test_target)
+    assert torch.equal(timed.valid_target, shuffled.valid_target)
+    for a, b in zip(timed.train + timed.test_input, shuffled.train + shuffled.test_input):
+        assert sorted(a) == sorted(b) and a != b
+    assert data.split("shuffled").train == shuffled.train  # fixed by the seed
+    with pytest.raises(ValueError, match="order"):
+        data.split("reversed")
+
+
+def test_item_vectors_leave_the_callers_random_state_alone():
+    data = D.sequence_data("x", {u: [1, 2, 3, u % 4 + 4] for u in range(1, 30)}, min_item_count=1)
+    torch.manual_seed(5)
+    expected = torch.rand(2)
+    torch.manual_seed(5)
+    vecs = D.item_vectors(data, dim=2)
+    assert torch.equal(torch.rand(2), expected)
+    assert torch.equal(vecs, D.item_vectors(data, dim=2))

@@ -93,3 +93,44 @@ def test_build_is_cached(tmp_path):
     first = fused.compile_library(tmp_path)
     stamp = first.stat().st_mtime_ns
     assert fused.compile_library(tmp_path) == first and first.stat().st_mtime_ns == stamp
+
+
+@needs_kernel
+@pytest.mark.parametrize("causal", [False, True])
+def test_fused_and_tiled_write_into_the_callers_buffer(causal):
+    q, k, v = qkv(2, 300, 16)
+    expected = hydra_attention(q, k, v, causal, method="simple")
+    for method in ("fused", "tiled"):
+        out = torch.full_like(q, float("nan"))
+        got = hydra_attention(q, k, v, causal, method=method, out=out)
+        assert got.data_ptr() == out.data_ptr()
+        torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="contiguous"):
+        fused.hydra_fused(q, k, v, out=torch.empty(2, 16, 300).transpose(1, 2))
+
+
+@needs_kernel
+def test_out_of_memory_in_the_c_loop_raises_instead_of_crashing():
+    """The loop's scratch memory (calloc) is checked: run with an address-space limit just
+    above what is already allocated, in a child process, and expect a MemoryError."""
+    code = """
+import resource, torch
+from hydrarec_minimal import fused
+torch.set_num_threads(1)
+q = torch.randn(4096, 1, 4096)
+out = torch.empty_like(q)
+fused.hydra_fused(q, q, q, out=out)  # loads the library, allocates nothing large after
+soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+used = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()
+resource.setrlimit(resource.RLIMIT_AS, (used + 32 * 2**20, hard))
+try:
+    fused.hydra_fused(q, q, q, out=out)  # needs 64 MiB of scratch for B x D partial sums
+except MemoryError as e:
+    print("MemoryError:", e)
+"""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "MemoryError: the fused Hydra loop could not allocate" in run.stdout

@@ -88,3 +88,17 @@ def test_paired_test_finds_a_real_difference_and_not_a_fake_one():
     assert noise["ci_low"] < 0 < noise["ci_high"] and noise["p_value"] > 0.05
     with pytest.raises(ValueError, match="same users"):
         M.paired_test(a, a[:10])
+
+
+def test_a_nan_score_for_the_target_is_refused_not_counted_as_a_hit():
+    """A NaN target score used to rank -1: a hit with NDCG = inf."""
+    scores = torch.tensor([[0.0, 0.5, float("nan"), 0.1]])
+    with pytest.raises(ValueError, match="NaN for 1 user"):
+        M.full_ranks(scores, torch.tensor([2]), [[]])
+    with pytest.raises(ValueError, match="NaN"):
+        M.sampled_ranks(scores, torch.tensor([2]), torch.tensor([[1, 3]]))
+
+
+def test_evaluate_refuses_an_unknown_protocol():
+    with pytest.raises(ValueError, match="protocol"):
+        M.evaluate(torch.zeros(1, 4), [[1]], torch.tensor([2]), "popular50")

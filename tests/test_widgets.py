@@ -1,4 +1,5 @@
-"""Tests for hydrarec_minimal/widgets.py: the explorers run, redraw and refuse bad input."""
+"""Tests for hydrarec_minimal/widgets.py: both explorers run headless, in the background,
+stop when asked, update their output in one assignment, and refuse bad input."""
 
 from __future__ import annotations
 
@@ -10,18 +11,34 @@ matplotlib.use("Agg")
 
 import pytest  # noqa: E402
 
-from hydrarec_minimal import widgets  # noqa: E402
+from hydrarec_minimal import data, machine, model, train, widgets  # noqa: E402
+from hydrarec_minimal.attention import ATTENTIONS  # noqa: E402
+
+needs_data = pytest.mark.skipif(
+    not os.environ.get("HYDRAREC_DATA"), reason="needs MovieLens (HYDRAREC_DATA)"
+)
 
 
-def test_runtime_explorer_measures_and_describes_the_crossover():
+def test_runtime_explorer_measures_in_the_background_and_describes_the_crossover():
     ex = widgets.RuntimeExplorer(
         variants=("softmax", "hydra"), t_range=(16, 64), d=8, batch=1, repeats=1
     )
-    rows = ex.run()
+    ex.start()  # a thread: the call returns at once
+    ex.job.join(timeout=60)
     expected = [(v, t) for t in (16, 32, 64) for v in ("softmax", "hydra")]
-    assert [(r["variant"], r["T"]) for r in rows] == expected
+    assert [(r["variant"], r["T"]) for r in ex.rows] == expected
     assert ex.progress.value == ex.progress.max == 6
     assert "hydra" in ex.message.value and "softmax" in ex.message.value
+    assert not ex.run_button.disabled and ex.stop_button.disabled
+    (shown,) = ex.out.outputs  # the figure, replaced in one assignment, no stray output
+    assert shown["output_type"] == "display_data" and "image/png" in shown["data"]
+
+
+def test_runtime_explorer_stops_when_asked():
+    ex = widgets.RuntimeExplorer(variants=("hydra",), t_range=(16, 1024), d=8, repeats=1)
+    ex.job.stop.set()  # Stop pressed before the first point
+    ex._measure(ex.settings())
+    assert ex.rows == [] and ex.message.value.startswith("Stopped.")
     assert not ex.run_button.disabled
 
 
@@ -37,33 +54,33 @@ def test_runtime_explorer_refuses_bad_settings_with_a_message(change, message):
     ex = widgets.RuntimeExplorer(t_range=(16, 32))
     for name, value in change.items():
         getattr(ex, name).value = value
-    assert ex.run() == []
+    ex.start(background=False)
+    assert ex.rows == []
     assert "Cannot run" in ex.message.value and message in ex.message.value
 
 
-def test_runtime_figure_marks_skipped_points():
-    rows = [
-        {"variant": "softmax", "T": 64, "D": 8, "B": 1, "dtype": "float32", "device": "cpu",
-         "skipped": False, "median_s": 1e-3, "min_s": 1e-3, "max_s": 2e-3, "peak_bytes": 1 << 20},
-        {"variant": "softmax", "T": 128, "D": 8, "B": 1, "dtype": "float32", "device": "cpu",
-         "skipped": True, "reason": "needs 9.0 GB, 4.0 GB allowed"},
-    ]  # fmt: skip
-    fig = widgets.runtime_figure(rows)
-    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
-    assert any("needs 9.0 GB" in t for t in texts)
-    assert fig.axes[0].get_xlabel() and fig.axes[0].get_ylabel() and fig.axes[0].get_title()
+def test_option_lists_come_from_the_package():
+    ex, tr = widgets.RuntimeExplorer(), widgets.TrainingExplorer(dataset="ml-100k")
+    assert set(ex.variants.options) == {a + c for a in ATTENTIONS for c in ("", "_causal")}
+    assert list(tr.attention.options) == list(ATTENTIONS)
+    assert list(tr.mode.options) == list(model.MODES)
+    assert list(tr.loss.options) == list(train.LOSSES)
+    assert list(tr.dataset.options) == list(data.SOURCES)
+    assert tr.device.value == machine.available_devices()[0]  # CUDA first, where there is one
 
 
-@pytest.mark.skipif(not os.environ.get("HYDRAREC_DATA"), reason="needs MovieLens (HYDRAREC_DATA)")
-def test_training_explorer_trains_and_stops():
+@needs_data
+def test_training_explorer_trains_in_the_background_and_stops():
     ex = widgets.TrainingExplorer(
         dataset="ml-100k", epochs=1, max_len=20, d=16, layers=1, threads=1
     )
-    ex.start(background=False)
+    ex.start()
+    ex.job.join(timeout=300)
     assert ex.result is not None and len(ex.history) == 1
     assert ex.message.value.startswith("done: test NDCG@10")
-    ex._stop.set()  # as if Stop was pressed before the first step finished
-    ex._run(ex.config())
+    assert len(ex.out.outputs) == 1
+    ex.job.stop.set()  # as if Stop was pressed before the first step finished
+    ex._train(ex.config())
     assert "stopped during epoch 1" in ex.message.value
     assert not ex.train_button.disabled and ex.stop_button.disabled
 

@@ -1,0 +1,89 @@
+"""Tests for hydrarec_minimal/runs.py: stored outputs, reading and writing runs, summaries."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from conftest import synthetic
+
+from hydrarec_minimal import runs as R
+from hydrarec_minimal import train as T
+from hydrarec_minimal.metrics import full_ranks, score_users
+
+
+def test_stored_outputs_are_found_in_the_checkout():
+    assert R.stored("results").is_dir() and R.stored("benchmarks", "cpu_d64.json").exists()
+    with pytest.raises(ValueError, match="stored outputs live in"):
+        R.stored("runs")
+
+
+def test_stored_outputs_fall_back_to_the_installed_copy(monkeypatch, tmp_path):
+    monkeypatch.setattr(R, "CHECKOUT", tmp_path)  # as if installed from a wheel: no checkout
+    path = R.stored("results", "main")
+    assert path.parts[-4:] == ("hydrarec_minimal", "stored", "results", "main")
+
+
+def test_read_brings_old_keys_up_to_date_and_write_is_atomic(tmp_path):
+    path = R.write(tmp_path / "a" / "metrics.json", {"config": {"bf16": True, "seed": 0}})
+    assert not list(path.parent.glob("*.tmp"))
+    assert R.read(path)["config"] == {"precision": "bf16", "seed": 0}
+
+
+def test_seeds_sort_by_seed_and_refuse_mixed_data(tmp_path, monkeypatch):
+    monkeypatch.setattr(R, "CHECKOUT", tmp_path)
+    for seed, fp in ((1, "aaa"), (0, "aaa"), (2, "bbb")):
+        record = {"config": {"seed": seed}, "data": {"fingerprint": fp}, "command": f"s{seed}"}
+        R.write(tmp_path / "results" / "g" / f"m_s{seed}.json", record)
+    R.write(tmp_path / "results" / "g" / "m_shuffled_s0.json", {"config": {"seed": 9}})
+    found = R.seeds("g", "m")
+    assert [r["config"]["seed"] for r in found] == [0, 1, 2]
+    assert R.same_data(found[:2]) == "aaa"
+    with pytest.raises(ValueError, match="different data"):
+        R.same_data(found)
+    with pytest.raises(ValueError, match="no data fingerprint"):
+        R.same_data([{"config": {}}])
+
+
+def test_summaries():
+    assert R.mean_std([1.0, 2.0, 3.0]) == (2.0, 1.0)
+    assert R.mean_pm([0.1, 0.3]) == "0.2000 ± 0.1414"
+    assert R.mean_pm([0.25, None]) == "0.2500" and R.mean_pm([None]) == "—"
+    runs = [{"history": [{"train_s": 1.0}, {"train_s": 9.0}]}, {"history": [{"train_s": 2.0}]}]
+    assert R.median_epoch_seconds(runs) == 2.0
+
+
+def test_test_at_picks_the_best_validated_epoch_in_time():
+    hist = [
+        {"epoch": 1, "cpu_s": 10, "valid": {"ndcg@10": 0.1}, "test": {"ndcg@10": 0.11}},
+        {"epoch": 2, "cpu_s": 20, "valid": {"ndcg@10": 0.3}, "test": {"ndcg@10": 0.28}},
+        {"epoch": 3, "cpu_s": 30, "valid": {"ndcg@10": 0.2}, "test": {"ndcg@10": 0.35}},
+    ]
+    assert R.test_at({"history": hist}, 5) is None
+    assert R.test_at({"history": hist}, 15)["ndcg@10"] == 0.11
+    assert R.test_at({"history": hist}, 99)["ndcg@10"] == 0.28  # chosen by validation, not test
+    assert R.test_at({"history": hist}, 1, "epoch")["ndcg@10"] == 0.11
+    with pytest.raises(ValueError, match="test_every_epoch"):
+        R.test_at({"history": [{"epoch": 1, "cpu_s": 1, "valid": {"ndcg@10": 0}}]}, 9)
+
+
+def test_epoch_logs_round_trip(tmp_path):
+    log = tmp_path / "e.jsonl"
+    for r in ({"epoch": 1}, {"epoch": 2, "valid": {"ndcg@10": 0.5}}):
+        R.append_epoch(log, r)
+    assert R.read_epochs(log) == [{"epoch": 1}, {"epoch": 2, "valid": {"ndcg@10": 0.5}}]
+
+
+def test_load_model_rebuilds_the_best_validated_model(tmp_path):
+    data = synthetic()
+    cfg = T.TrainConfig(dataset="synthetic", max_len=16, d=16, layers=1, batch_size=16,
+                        epochs=3, threads=1, lr=3e-3)  # fmt: skip
+    result = T.train(cfg, tmp_path, data=data, progress=False)
+    model = R.load_model(tmp_path)
+    assert not model.training
+    scores = score_users(model, data.split().test_input)
+    ranks = full_ranks(scores, data.split().test_target, data.split().test_input)
+    assert ranks.tolist() == result["test_ranks"]
+    assert json.loads((tmp_path / "metrics.json").read_text())["best_epoch"] >= 1
+    assert torch.is_tensor(R.load_checkpoint(tmp_path / "checkpoint.pt")["rng"])
