@@ -36,7 +36,9 @@ def popularity_scores(split: Split, num_items: int, users: int) -> Tensor:
 
 def transition_counts(train: list[list[int]], num_items: int) -> Tensor:
     """(N + 1, N + 1) counts of film b directly following film a in the training histories."""
-    pairs = torch.tensor([(a, b) for s in train for a, b in zip(s, s[1:])], dtype=torch.long)
+    pairs = torch.tensor(
+        [(a, b) for s in train for a, b in zip(s[:-1], s[1:], strict=True)], dtype=torch.long
+    )
     counts = torch.zeros((num_items + 1) ** 2)
     if len(pairs):
         counts.index_add_(0, pairs[:, 0] * (num_items + 1) + pairs[:, 1], torch.ones(len(pairs)))

@@ -153,7 +153,7 @@ def check_range(t_min: int, t_max: int, d: int = 1, batch: int = 1, repeats: int
     if int(t_min) > int(t_max):
         raise ValueError(f"min length {t_min} is larger than max length {t_max}")
     if int(d) < 1:
-        raise ValueError(f"D (features) must be a positive integer, got {d}")
+        raise ValueError(f"d (features) must be a positive integer, got {d}")
     if int(batch) < 1 or int(repeats) < 1:
         raise ValueError(f"batch and repeats must be >= 1, got {batch} and {repeats}")
 
@@ -338,7 +338,7 @@ def paired_roofline(
         probes.append(max(p["copy_GBps"], p["add_GBps"]))
         times.append(min(time_call(call, device, calls_per_round, warmup=1)))
     rates = [traffic_bytes / t / 1e9 for t in times]
-    ratios = sorted(r / b for r, b in zip(rates, probes))
+    ratios = sorted(r / b for r, b in zip(rates, probes, strict=True))
     return {
         "median_s": median(times),
         "min_s": min(times),

@@ -290,7 +290,7 @@ class SequenceData:
         """sha256 of the filtered sequences as text (``UserID MovieID ...`` per line, users in
         increasing id, original ids): two runs compare only if their data print the same."""
         h = hashlib.sha256()
-        for user, seq in sorted(zip(self.users, self.sequences)):
+        for user, seq in sorted(zip(self.users, self.sequences, strict=True)):
             ids = [user, *(self.movie_ids[i - 1] for i in seq)]
             h.update((" ".join(map(str, ids)) + "\n").encode())
         return h.hexdigest()

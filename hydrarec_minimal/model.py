@@ -327,7 +327,7 @@ class HydraRec(nn.Module):
         (users, d) hidden state, equal to ``forward``'s last position over the whole history."""
         x = self.embed(items[:, None])[:, 0]
         new = []
-        for block, s in zip(self.blocks, state):
+        for block, s in zip(self.blocks, state, strict=True):
             s, x = block.step(s, x)
             new.append(s)
         return new, self.ln(x)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
+from IPython.display import SVG
 
 PALETTE = "colorblind"
 _CB = sns.color_palette(PALETTE, 10)  # blue, orange, green, vermillion, purple, tan, pink, ...
@@ -39,6 +41,19 @@ ALIASES = {
     "hydrarec_causal_mean": "hydrarec_mean", "popular": "most_popular",
     "hydrarec_decay": "hydra_decay",
 }  # fmt: skip
+
+
+DIAGRAMS = Path(__file__).resolve().parent / "diagrams"
+
+
+def diagram(name: str) -> SVG:
+    """One of the book's diagrams (``diagrams/NAME.svg`` in the package), for display: the
+    same picture on the site, in Colab and in Binder."""
+    path = DIAGRAMS / f"{name}.svg"
+    if not path.exists():
+        known = sorted(p.stem for p in DIAGRAMS.glob("*.svg"))
+        raise ValueError(f"no diagram {name!r}; the book has {known}")
+    return SVG(path.read_text())
 
 
 def set_style() -> None:
@@ -117,8 +132,10 @@ def runtime_figure(rows: list[dict], title: str | None = None, fit_from: int = 1
         if ok:
             t = [r["T"] for r in ok]
             med = [r["median_s"] * 1e3 for r in ok]
-            tail = [(x, y) for x, y in zip(t, med) if x >= fit_from] or list(zip(t, med))
-            slope = loglog_slope(*zip(*tail)) if len(tail) >= 2 else math.nan
+            tail = [(x, y) for x, y in zip(t, med, strict=True) if x >= fit_from] or list(
+                zip(t, med, strict=False)
+            )
+            slope = loglog_slope(*zip(*tail, strict=True)) if len(tail) >= 2 else math.nan
             label = f"{name} (slope {slope:.2f})" if not math.isnan(slope) else name
             ax_t.plot(t, med, label=label, **style)
             ax_t.fill_between(
@@ -130,7 +147,7 @@ def runtime_figure(rows: list[dict], title: str | None = None, fit_from: int = 1
             )
             mem = [(r["T"], r["peak_bytes"] / 2**20) for r in ok if r.get("peak_bytes")]
             if mem:
-                ax_m.plot(*zip(*mem), label=name, **style)
+                ax_m.plot(*zip(*mem, strict=True), label=name, **style)
         for r in pts:
             if r.get("skipped"):
                 ax_t.plot(

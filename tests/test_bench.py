@@ -60,7 +60,7 @@ def test_log_lengths_and_ranges():
     for args, msg in [((0, 10), ">= 1"), ((100, 10), "larger than")]:
         with pytest.raises(ValueError, match=msg):
             B.log_lengths(*args)
-    with pytest.raises(ValueError, match="D"):
+    with pytest.raises(ValueError, match=r"d \(features\)"):
         B.check_range(1, 2, d=0)
 
 

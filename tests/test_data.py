@@ -261,7 +261,9 @@ def test_shuffled_split_keeps_targets_and_films_but_not_order():
     timed, shuffled = data.split(), data.split("shuffled")
     assert torch.equal(timed.test_target, shuffled.test_target)
     assert torch.equal(timed.valid_target, shuffled.valid_target)
-    for a, b in zip(timed.train + timed.test_input, shuffled.train + shuffled.test_input):
+    for a, b in zip(
+        timed.train + timed.test_input, shuffled.train + shuffled.test_input, strict=True
+    ):
         assert sorted(a) == sorted(b) and a != b
     assert data.split("shuffled").train == shuffled.train  # fixed by the seed
     with pytest.raises(ValueError, match="order"):

@@ -53,7 +53,7 @@ def test_negatives_avoid_seen_items_and_follow_popularity():
     seen = [[1, 2, 3], [4]]
     neg = M.sample_negatives(10, seen, n=5, generator=g)
     assert neg.shape == (2, 5)
-    for row, s in zip(neg.tolist(), seen):
+    for row, s in zip(neg.tolist(), seen, strict=True):
         assert not set(row) & set(s) and 0 not in row and len(set(row)) == 5
     pop = torch.zeros(11)
     pop[[5, 6, 7]] = 1.0  # only three items have any popularity

@@ -45,7 +45,7 @@ def test_runtime_explorer_stops_when_asked():
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"d": 0}, "D (features)"),
+        ({"d": 0}, "d (features)"),
         ({"batch": 0}, "batch"),
         ({"variants": ()}, "at least one variant"),
     ],
