@@ -20,8 +20,9 @@ How:
 3. Each chapter is copied alone into a fresh empty folder and executed there by nbclient,
    itself running in the venv's python, with PYTHONPATH and the user's Jupyter, IPython and
    matplotlib configuration kept out, $HYDRAREC_DATA passed through, MPLBACKEND=Agg, and a
-   900 s limit per cell. A probe cell run first checks that the kernel is the venv's python
-   and starts in that folder; it is left out of the executed copy saved under --out.
+   900 s limit per cell. A probe cell run first checks that the kernel is the venv's python,
+   starts in that folder and finds hydrarec_minimal in the venv, not in the repository; it
+   is left out of the executed copy saved under --out.
 4. A watcher thread samples the kernel every 0.2 s: its peak RSS (VmHWM, exact) plus the
    resident memory of any process it started (sampled). The largest total is the chapter's
    peak. Shared copy-on-write pages of forked workers count in full, so it errs high.
@@ -70,7 +71,11 @@ STRIPPED_ENV = (
     "MPLCONFIGDIR",
     "MPLBACKEND",
 )
-PROBE = "import os, sys\nprint(sys.executable)\nprint(sys.prefix)\nprint(os.getcwd())"
+PROBE = """import importlib.util, os, sys
+print(sys.executable)
+print(sys.prefix)
+print(os.getcwd())
+print(getattr(importlib.util.find_spec("hydrarec_minimal"), "origin", None))"""
 
 
 # --- the wheel --------------------------------------------------------------------------------
@@ -308,10 +313,12 @@ def run_chapter(chapter: Path, venv: Path, out: Path) -> dict:
         error = result.get("error")
         probe = result.get("probe", [])
         if not error:
-            if len(probe) < 3 or Path(probe[1]).resolve() != venv.resolve():
+            if len(probe) < 4 or Path(probe[1]).resolve() != venv.resolve():
                 error = f"the kernel is not the venv's python: {probe}"
             elif Path(probe[2]).resolve() != content.resolve():
                 error = f"the kernel did not start in the chapter's folder: {probe}"
+            elif not Path(probe[3]).resolve().is_relative_to(venv.resolve()):
+                error = f"hydrarec_minimal is not the venv's (the wheel's): {probe[3]}"
     return {
         "peak_rss_bytes": watcher.peak_bytes,
         "seconds": round(seconds, 1),
@@ -349,7 +356,7 @@ def execute_one(notebook: Path, executed: Path, result_file: Path) -> None:
     probe = "".join(o.get("text", "") for o in probe_cell.get("outputs", [])).split("\n")
     executed.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, executed)
-    result_file.write_text(json.dumps({"error": error, "probe": probe[:3]}))
+    result_file.write_text(json.dumps({"error": error, "probe": probe[:4]}))
 
 
 def first_error(nb) -> str:
@@ -415,7 +422,8 @@ def main() -> int:
         rec = run_chapter(Path(chapter).absolute(), venv, out)
         if rec["ok"] and rec["peak_rss_bytes"] > limit_bytes:
             rec["ok"] = False
-            rec["error"] = f"peak {rec['peak_rss_bytes'] / 2**30:.2f} GiB is over the limit"
+            peak = rec["peak_rss_bytes"] / 2**30
+            rec["error"] = f"peak {peak:.2f} GiB is over the {args.memory_limit_gib} GiB limit"
         print(f"  kernel python: {rec.pop('kernel_python')}", flush=True)
         peaks[chapter.name] = rec
         (out / "peaks.json").write_text(json.dumps(peaks, indent=1) + "\n")
