@@ -356,6 +356,43 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+class ChunkedCrossEntropy(torch.autograd.Function):
+    """Full cross-entropy over all items, ``chunk`` positions at a time, with its gradients
+    computed in the same pass: the (positions x items) score matrix never exists whole, so
+    memory stays at (chunk x items) whatever the batch, for the same three matrix products
+    the usual forward and backward do."""
+
+    @staticmethod
+    def forward(ctx, hidden: Tensor, weights: Tensor, targets: Tensor, chunk: int) -> Tensor:
+        """Mean loss of (P, d) hidden states against (N, d) item weights, targets in 0..N-1."""
+        device = hidden.device.type
+        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
+        h_all, w = (hidden.to(dtype), weights.to(dtype)) if dtype else (hidden, weights)
+        grad_h, grad_w = torch.empty_like(hidden), torch.zeros_like(weights)
+        acc = torch.promote_types(h_all.dtype, torch.float32)  # half precision: float32 sums
+        total = hidden.new_zeros((), dtype=acc)
+        for s in range(0, hidden.shape[0], chunk):
+            h, y = h_all[s : s + chunk], targets[s : s + chunk]
+            with torch.autocast(device, enabled=False):
+                logits = (h @ w.T).to(acc)
+                lse = logits.logsumexp(-1)
+                total += (lse - logits.gather(1, y[:, None])[:, 0]).sum()
+                p = (logits - lse[:, None]).exp_()  # softmax, then minus the one-hot target
+                p[torch.arange(len(y), device=p.device), y] -= 1.0
+                p = p.to(h.dtype)
+                grad_h[s : s + chunk] = p @ w
+                grad_w += (p.T @ h).to(grad_w.dtype)
+        n = hidden.shape[0]
+        ctx.save_for_backward(grad_h / n, grad_w / n)
+        return total / n
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        """The gradients computed in the forward pass, times the incoming gradient."""
+        grad_h, grad_w = ctx.saved_tensors
+        return grad_h * grad, grad_w * grad, None, None
+
+
 def losses(
     hidden: Tensor,
     targets: Tensor,
@@ -364,10 +401,13 @@ def losses(
     negatives: int = 256,
     gbce_t: float = 0.75,
     generator: torch.Generator | None = None,
+    chunk: int = 0,
 ) -> Tensor:
     """Mean training loss over the positions with a target (target id > 0).
 
-    ``ce``: cross-entropy over the full catalogue (SASRec+, Klenitskiy & Vasilev 2023).
+    ``ce``: cross-entropy over the full catalogue (SASRec+, Klenitskiy & Vasilev 2023); with
+    ``chunk`` > 0 computed ``chunk`` positions at a time (``ChunkedCrossEntropy``: the same
+    loss and gradients in a fraction of the memory).
     ``sampled``: softmax over the target and ``negatives`` uniform negatives per sequence.
     ``gbce``: gSASRec's generalised BCE (Petrov & Macdonald 2023) with calibration t =
     ``gbce_t`` and ``negatives`` uniform negatives per sequence (gSASRec draws them per
@@ -376,6 +416,8 @@ def losses(
     """
     keep = targets > 0
     n_items = weights.shape[0] - 1
+    if kind == "ce" and chunk > 0:
+        return ChunkedCrossEntropy.apply(hidden[keep], weights[1:], targets[keep] - 1, chunk)
     if kind == "ce":  # scores for items 1..N only: padding is never a class (no in-place -inf)
         return F.cross_entropy(hidden[keep] @ weights[1:].T, targets[keep] - 1)
     if kind not in ("sampled", "gbce"):

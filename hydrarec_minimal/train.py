@@ -55,6 +55,7 @@ class TrainConfig(ModelConfig):
     loss: str = "ce"  # 'ce' (full catalogue) | 'sampled' | 'gbce'
     negatives: int = 256
     gbce_t: float = 0.75
+    loss_chunk: int = 0  # 'ce': score this many positions at a time (0 = the whole batch)
     mask_prob: float = 0.2  # bidirectional mode: share of items replaced by [MASK]
     batch_size: int = 128
     lr: float = 1e-3
@@ -198,7 +199,9 @@ def train_step(cfg: TrainConfig, model: HydraRec, opt, x, y, g: torch.Generator,
     dtype = AUTOCAST_DTYPES[cfg.precision]
     with torch.autocast(x.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
         hidden = model(x)
-        loss = losses(hidden, y, model.item_weights(), cfg.loss, cfg.negatives, cfg.gbce_t, g)
+        loss = losses(
+            hidden, y, model.item_weights(), cfg.loss, cfg.negatives, cfg.gbce_t, g, cfg.loss_chunk
+        )
     opt.zero_grad(set_to_none=True)
     if scaler is None:
         loss.backward()
@@ -395,8 +398,8 @@ def peak_memory(device: torch.device) -> int | None:
 # ----------------------------------------------------------------------------- checkpoints
 
 # Settings that may change between a run and its resumption (they do not change the model).
-RESUMABLE = {"recipe", "model", "epochs", "patience", "time_budget_s", "device", "threads",
-             "eval_batch_size", "eval_every", "test_every_epoch"}  # fmt: skip
+RESUMABLE = {"recipe", "model", "loss_chunk", "epochs", "patience", "time_budget_s", "device",
+             "threads", "eval_batch_size", "eval_every", "test_every_epoch"}  # fmt: skip
 
 
 def save_checkpoint(path: Path, state: dict) -> None:

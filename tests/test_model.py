@@ -255,3 +255,31 @@ def test_sasrec_style_options_change_the_model():
     base = model("sdpa")
     for kw in ({"scale_embeddings": True}, {"activation": "relu"}):
         assert not torch.allclose(base(seq), model("sdpa", **kw)(seq))
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 1000])
+def test_chunked_cross_entropy_equals_the_full_one_and_its_gradients(chunk):
+    torch.manual_seed(0)
+    h = torch.randn(2, 7, 5, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(12, 5, dtype=torch.float64, requires_grad=True)
+    y = torch.randint(0, 12, (2, 7))
+    y[0, :2] = 0  # padding: no target
+    full = losses(h, y, w, "ce")
+    chunked = losses(h, y, w, "ce", chunk=chunk)
+    torch.testing.assert_close(chunked, full, rtol=0, atol=1e-12)
+    for a, b in zip(
+        torch.autograd.grad(full, (h, w)), torch.autograd.grad(chunked, (h, w)), strict=True
+    ):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+def test_chunked_cross_entropy_under_bfloat16_autocast_stays_close():
+    torch.manual_seed(0)
+    h, w = torch.randn(64, 16), torch.randn(50, 16)
+    y = torch.randint(1, 50, (64,))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        full, chunked = (
+            losses(h[None], y[None], w, "ce"),
+            losses(h[None], y[None], w, "ce", chunk=16),
+        )
+    torch.testing.assert_close(chunked.float(), full.float(), rtol=0.02, atol=0.02)
