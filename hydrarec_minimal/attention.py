@@ -381,8 +381,11 @@ def _hydra_causal_tiled(
 
 # ------------------------------------------------------------------- Hydra with forgetting
 
-# Time-block size of the decayed prefix sum (the per-feature decay matrix is CHUNK x CHUNK).
-DECAY_CHUNK = 32
+# Time-block size of the decayed prefix sum: inside a block the sum runs as a plain cumsum
+# of x_j * g^-j (then times g^i), which stays finite while g^-(BLOCK - 1) does; decays
+# stronger than e^(-80 / (BLOCK - 1)) = 1.1e-7 per step are clipped there, below float32's
+# rounding.
+DECAY_CHUNK = 6
 
 
 def default_log_decay(d: int, shortest: float = 1.0, longest: float = 256.0) -> Tensor:
@@ -405,9 +408,12 @@ def decayed_prefix_sum(
 ) -> Tensor:
     """S_t = g * S_{t-1} + x_t over time for (B, T, D) x, per feature g = exp(log_decay) (D,).
 
-    Parallel form: inside each chunk a (D, C, C) matrix of decay powers, across chunks the
-    same at stride C applied to the chunks' end states; no loop over time. ``reverse``: the
-    same from the end (S_t = g * S_{t+1} + x_t), for the backward half of a bidirectional model.
+    Parallel form, no loop over time: inside each block of ``chunk`` positions,
+    S_i = g^i * cumsum_j(g^-j x_j) (a decay g with g^(chunk - 1) < e^-80 counts as that limit
+    there: with the default block, one step keeps at most 1.1e-7 of the past, float32's
+    rounding); across blocks, each block starts from the state the blocks before it carried
+    in, by a (D, n, n) matrix of powers g^(chunk (m - m')).
+    ``reverse``: the same from the end (S_t = g * S_{t+1} + x_t), for a bidirectional model.
     """
     if reverse:
         return decayed_prefix_sum(x.flip(1), log_decay, chunk).flip(1)
@@ -416,16 +422,31 @@ def decayed_prefix_sum(
     pad = (-t) % c
     xp = F.pad(x, (0, 0, 0, pad)) if pad else x  # zeros after the end change no earlier sum
     n = (t + pad) // c
-    local = torch.einsum("dij,bnjd->bnid", decay_weights(log_decay, c), xp.reshape(b, n, c, d))
+    j = torch.arange(c, device=x.device, dtype=log_decay.dtype)[:, None]  # (C, 1)
+    ld = log_decay.clamp_min(-80.0 / max(1, c - 1))
+    local = (xp.reshape(b, n, c, d) * torch.exp(-j * ld)).cumsum(2) * torch.exp(j * ld)
     if n > 1:
-        ends = local[:, :, -1]  # (B, n, D): each chunk's own decayed sum at its last position
-        state = torch.einsum("dij,bjd->bid", decay_weights(log_decay, n, c), ends)
-        entering = F.pad(state[:, :-1], (0, 0, 1, 0))  # the state carried into each chunk
-        steps = torch.arange(1, c + 1, device=x.device, dtype=log_decay.dtype)
-        powers = torch.exp(steps[:, None] * log_decay[None, :])  # (C, D): g ** (i + 1)
-        local = local + entering[:, :, None, :] * powers
+        ends = local[:, :, -1]  # (B, n, D): each block's own decayed sum at its last position
+        entering = carried_states(ends, log_decay, c)  # the state each block starts from
+        local = local + entering[:, :, None, :] * torch.exp((j + 1) * log_decay)
     out = local.reshape(b, n * c, d)
     return out[:, :t] if pad else out
+
+
+def carried_states(ends: Tensor, log_decay: Tensor, c: int) -> Tensor:
+    """(B, n, D) state entering each block of c positions, from the blocks' own sums: at most
+    256 blocks at once as a matrix of decay powers, a loop over blocks beyond (long
+    sequences at inference)."""
+    b, n, d = ends.shape
+    if n <= 256:
+        state = torch.einsum("dij,bjd->bid", decay_weights(log_decay, n, c), ends)
+        return F.pad(state[:, :-1], (0, 0, 1, 0))
+    g_c = torch.exp(c * log_decay)
+    states, s = [], torch.zeros_like(ends[:, 0])
+    for m in range(n):
+        states.append(s)
+        s = g_c * s + ends[:, m]
+    return torch.stack(states, 1)
 
 
 def decayed_hydra_attention(

@@ -110,6 +110,7 @@ def epoch_cost(
     device: str = "cpu",
     precision: str = "auto",
     hydra_mean: bool = False,
+    loss_chunk: int = 0,
 ) -> dict:
     """Seconds per training epoch (causal, full cross-entropy) on the real data, estimated
     from ``steps`` timed optimiser steps on real batches, and the peak memory of one step
@@ -124,6 +125,7 @@ def epoch_cost(
         batch_size=batch,
         precision=resolve_precision(precision, dev),
         hydra_mean=hydra_mean,
+        loss_chunk=loss_chunk,
     )
     torch.manual_seed(0)
     model = HydraRec(cfg.model_config(data.num_items)).to(dev).train()

@@ -132,6 +132,24 @@ def paired_test(a: Tensor, b: Tensor, n: int = 10_000, seed: int = 0) -> dict[st
     }
 
 
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of several p-values (family-wise error controlled): the
+    i-th smallest is multiplied by (m - i), and the results are kept non-decreasing."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted, running = [0.0] * len(p_values), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def p_text(p: float, draws: int = 10_000) -> str:
+    """A p-value as a reader should see it: '< 0.001' below that (a permutation test with
+    ``draws`` draws cannot resolve less than 1 / (draws + 1)), else three decimals."""
+    floor = 1 / (draws + 1)
+    return "< 0.001" if p < max(0.001, floor * 1.5) else f"{p:.3f}"
+
+
 # ----------------------------------------------------------------------------- models
 
 PROTOCOLS = ("full", "uniform100", "popular100")
@@ -163,8 +181,10 @@ def evaluate(
     negatives, 'uniform100' or 'popular100' (drawn among items the user never rated)."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
-    if protocol == "full":
-        return metrics_from_ranks(full_ranks(scores, targets, inputs))
+    if protocol == "full":  # in blocks of users: the seen-items copy of the scores stays small
+        ranks = [full_ranks(scores[i : i + 1024], targets[i : i + 1024], inputs[i : i + 1024])
+                 for i in range(0, len(targets), 1024)]  # fmt: skip
+        return metrics_from_ranks(torch.cat(ranks))
     g = torch.Generator().manual_seed(seed)
     never = all_seen if all_seen is not None else inputs
     pop = popularity if protocol == "popular100" else None

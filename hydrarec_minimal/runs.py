@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from . import metrics as M
 from .machine import environment
 from .model import HydraRec, ModelConfig
 
@@ -119,7 +120,7 @@ def same_data(runs: Iterable[dict]) -> str:
     (two orders of the same films are two data sets, and never share a table)."""
     prints = {}
     for r in runs:
-        label = r.get("command", "") or r["config"].get("model", "")
+        label = r.get("command", "") or r.get("config", {}).get("model", "")
         prints.setdefault(r.get("data", {}).get("fingerprint"), []).append(label)
     if len(prints) != 1:
         detail = "; ".join(f"{fp}: {len(v)} run(s)" for fp, v in prints.items())
@@ -162,6 +163,25 @@ def median_epoch_seconds(runs: Iterable[dict], key: str = "train_s") -> float:
     """Median seconds per epoch ('train_s' or 'eval_s') over the epochs of ``runs``: the
     median, because an epoch during which a run was paused counts its pause."""
     return statistics.median(h[key] for r in runs for h in r["history"] if key in h)
+
+
+def user_ndcg(runs: Sequence[dict], k: int = 10) -> torch.Tensor:
+    """Each user's test NDCG@k, averaged over the runs (seeds) of one model, from the per-user
+    ranks every result records."""
+    if not runs:
+        raise ValueError("no runs")
+    same_data(runs)
+    return torch.stack([M.ndcg_per_user(torch.tensor(r["test_ranks"]), k) for r in runs]).mean(0)
+
+
+def compare(a: Sequence[dict], b: Sequence[dict], draws: int = 10_000, seed: int = 0) -> dict:
+    """Model a against model b on the same users (each user's NDCG@10 averaged over seeds):
+    the paired difference, its 95% bootstrap interval and a permutation p-value. The test
+    holds the trained models fixed; seed-to-seed spread is reported separately."""
+    if same_data(a) != same_data(b):
+        raise ValueError("the two models were measured on different data")
+    result = M.paired_test(user_ndcg(a), user_ndcg(b), n=draws, seed=seed)
+    return result | {"seeds": min(len(a), len(b)), "draws": draws}
 
 
 # ----------------------------------------------------------------------------- trained models

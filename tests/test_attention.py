@@ -424,3 +424,18 @@ def test_decayed_hydra_keeps_half_precision_inputs_in_float32_sums():
     got = A.decayed_hydra_attention(q.bfloat16(), k.bfloat16(), v.bfloat16())
     assert got.dtype == torch.bfloat16
     torch.testing.assert_close(got.float(), ref, rtol=0.05, atol=0.05)
+
+
+def test_decayed_prefix_sum_over_many_blocks_and_extreme_decays():
+    """Past 256 blocks the carry is a loop; a decay far beyond float range stays finite and
+    keeps at most 1.1e-7 of the past (float32 rounding)."""
+    x = torch.randn(1, 3000, 3, dtype=torch.float64)
+    ld = torch.log(torch.tensor([1e-30, 0.9, 0.999], dtype=torch.float64))
+    s, expected = torch.zeros(1, 3, dtype=torch.float64), []
+    for t in range(3000):
+        s = ld.exp() * s + x[:, t]
+        expected.append(s)
+    got = A.decayed_prefix_sum(x, ld)
+    assert torch.isfinite(got).all()
+    torch.testing.assert_close(got, torch.stack(expected, 1), rtol=0, atol=1e-6)
+    torch.testing.assert_close(got[..., 1:], torch.stack(expected, 1)[..., 1:], rtol=0, atol=1e-9)

@@ -102,3 +102,14 @@ def test_a_nan_score_for_the_target_is_refused_not_counted_as_a_hit():
 def test_evaluate_refuses_an_unknown_protocol():
     with pytest.raises(ValueError, match="protocol"):
         M.evaluate(torch.zeros(1, 4), [[1]], torch.tensor([2]), "popular50")
+
+
+def test_holm_adjustment_by_hand():
+    assert M.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert M.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    assert M.holm([]) == []
+
+
+def test_p_values_below_the_resolution_of_the_test_are_not_printed_as_numbers():
+    assert M.p_text(1 / 5001, draws=5000) == "< 0.001"
+    assert M.p_text(0.0004) == "< 0.001" and M.p_text(0.0371) == "0.037"

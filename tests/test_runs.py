@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -87,3 +88,16 @@ def test_load_model_rebuilds_the_best_validated_model(tmp_path):
     assert ranks.tolist() == result["test_ranks"]
     assert json.loads((tmp_path / "metrics.json").read_text())["best_epoch"] >= 1
     assert torch.is_tensor(R.load_checkpoint(tmp_path / "checkpoint.pt")["rng"])
+
+
+def test_compare_pairs_users_and_averages_seeds():
+    fp = {"data": {"fingerprint": "x"}}
+    better = [{"test_ranks": [0, 0, 0, 50], **fp}, {"test_ranks": [0, 1, 0, 50], **fp}]
+    worse = [{"test_ranks": [20, 30, 40, 50], **fp}]
+    ndcg = R.user_ndcg(better)
+    assert ndcg[0] == 1.0 and ndcg[3] == 0.0
+    assert ndcg[1] == pytest.approx((1 + 1 / math.log2(3)) / 2)
+    res = R.compare(better, worse, draws=2000)
+    assert res["mean_difference"] > 0 and res["seeds"] == 1 and res["draws"] == 2000
+    with pytest.raises(ValueError, match="different data"):
+        R.compare(better, [{"test_ranks": [0, 0, 0, 0], "data": {"fingerprint": "y"}}])
