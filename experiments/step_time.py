@@ -17,7 +17,7 @@ from hydrarec_minimal.costs import epoch_cost
 from hydrarec_minimal.machine import environment, freed_memory_kept, torch_threads
 from hydrarec_minimal.runs import write
 
-ROUNDS, STEPS = 4, 6
+ROUNDS, STEPS = 6, 8
 VARIANTS = {  # name -> epoch_cost arguments
     "sum": dict(attention="hydra"),
     "mean": dict(attention="hydra", hydra_mean=True),

@@ -29,6 +29,7 @@ from . import metrics as M
 from .data import ORDERS, SequenceData, Split, load_movielens, pad_left
 from .machine import (
     AUTOCAST_DTYPES,
+    denormals_flushed,
     environment,
     freed_memory_kept,
     proc_status,
@@ -316,10 +317,16 @@ def train(
         return finish(cfg, model, data, split, run, out)
 
 
+@contextlib.contextmanager
 def memory_settings(device: torch.device):
-    """On the CPU, glibc keeps freed memory for reuse during the run (a training step about
-    twice as fast); elsewhere nothing changes."""
-    return freed_memory_kept() if device.type == "cpu" else contextlib.nullcontext()
+    """On the CPU, during the run, glibc keeps freed memory for reuse (a training step about
+    twice as fast) and denormal numbers count as zero (10 to 25% faster); elsewhere nothing
+    changes. Both are undone when the run ends."""
+    if device.type != "cpu":
+        yield
+        return
+    with freed_memory_kept(), denormals_flushed():
+        yield
 
 
 def run_epoch(cfg, model, opt, scaler, examples, epoch, run, progress, on_step, should_stop):

@@ -104,3 +104,12 @@ def test_environment_records_the_vector_units():
     env = H.environment()
     assert env["cpu_capability"] and isinstance(env["fast_bf16_cpu"], bool)
     assert env["torch"] == torch.__version__
+
+
+def test_denormals_are_flushed_inside_the_block_only():
+    tiny = torch.tensor([1e-39])  # a float32 denormal
+    with H.denormals_flushed() as applied:
+        if not applied:
+            pytest.skip("this CPU cannot flush denormals")
+        assert (tiny * 1.0).item() == 0.0
+    assert (tiny * 1.0).item() > 0.0
