@@ -3,8 +3,8 @@
 Trains causal HydraRec on ML-1M (the book's recipe, a few epochs) in a fresh process per
 setting and records the process's peak resident memory and the median seconds per epoch:
 the full cross-entropy over the whole batch at once (the recipe the stored runs use) against
-the same loss computed 1,024 positions at a time (``TrainConfig(loss_chunk=...)``, chapter 7's
-default), and the training explorer's default run on ML-100K. Settings run alternately, so
+the same loss computed a few thousand positions at a time (``TrainConfig(loss_chunk=...)``),
+and the training explorer's default run on ML-100K. Settings run alternately, so
 they see the same machine. Writes benchmarks/training_memory.json; chapter 7 reads it.
 Usage: HYDRAREC_DATA=... .venv/bin/python experiments/training_memory.py [rounds]
 """
@@ -22,8 +22,8 @@ from hydrarec_minimal.runs import write
 
 SETTINGS = {  # name -> TrainConfig overrides on top of the cpu15 recipe
     "ML-1M, whole batch": dict(dataset="ml-1m", epochs=2, loss_chunk=0),
-    "ML-1M, chunks of 1,024": dict(dataset="ml-1m", epochs=2, loss_chunk=1024),
-    "ML-100K, explorer default": dict(dataset="ml-100k", epochs=3, loss_chunk=1024),
+    "ML-1M, chunks of 2,048": dict(dataset="ml-1m", epochs=2, loss_chunk=2048),
+    "ML-100K, explorer default": dict(dataset="ml-100k", epochs=3, loss_chunk=2048),
 }
 CHILD = """
 import json, sys

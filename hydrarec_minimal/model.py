@@ -15,6 +15,7 @@ attention sum: padded keys are masked and padded rows are zeroed before every bl
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -300,6 +301,16 @@ class HydraRec(nn.Module):
             )
         return x
 
+    def decay_half_lives(self) -> list[list[float]] | None:
+        """Each forgetting block's per-feature half-life, in positions (ln 2 / -ln g); None
+        for a model without forgetting."""
+        lives = [
+            (-math.log(2.0) / block.attn.log_decay()).tolist()
+            for block in self.blocks
+            if block.attn.kind == "hydra_decay"
+        ]
+        return lives or None
+
     # ------------------------------------------------------------------------- streaming
 
     def initial_state(self, users: int = 1) -> list[dict]:
@@ -368,22 +379,24 @@ class ChunkedCrossEntropy(torch.autograd.Function):
         device = hidden.device.type
         dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
         h_all, w = (hidden.to(dtype), weights.to(dtype)) if dtype else (hidden, weights)
-        grad_h, grad_w = torch.empty_like(hidden), torch.zeros_like(weights)
         acc = torch.promote_types(h_all.dtype, torch.float32)  # half precision: float32 sums
+        grad_h = torch.empty_like(h_all)
+        grad_w = torch.zeros_like(w, dtype=acc)
         total = hidden.new_zeros((), dtype=acc)
-        for s in range(0, hidden.shape[0], chunk):
-            h, y = h_all[s : s + chunk], targets[s : s + chunk]
-            with torch.autocast(device, enabled=False):
-                logits = (h @ w.T).to(acc)
-                lse = logits.logsumexp(-1)
-                total += (lse - logits.gather(1, y[:, None])[:, 0]).sum()
-                p = (logits - lse[:, None]).exp_()  # softmax, then minus the one-hot target
-                p[torch.arange(len(y), device=p.device), y] -= 1.0
+        rows = torch.arange(min(chunk, hidden.shape[0]), device=hidden.device)
+        with torch.autocast(device, enabled=False):
+            for s in range(0, hidden.shape[0], chunk):
+                h, y = h_all[s : s + chunk], targets[s : s + chunk]
+                r = rows[: len(y)]
+                logp = torch.log_softmax((h @ w.T).to(acc), dim=-1)
+                total -= logp[r, y].sum()
+                p = logp.exp_()  # the softmax, then minus the one-hot target: d loss / d score
+                p[r, y] -= 1.0
                 p = p.to(h.dtype)
-                grad_h[s : s + chunk] = p @ w
-                grad_w += (p.T @ h).to(grad_w.dtype)
+                torch.mm(p, w, out=grad_h[s : s + chunk])
+                grad_w.addmm_(p.T.to(acc), h.to(acc))
         n = hidden.shape[0]
-        ctx.save_for_backward(grad_h / n, grad_w / n)
+        ctx.save_for_backward(grad_h.to(hidden.dtype) / n, grad_w.to(weights.dtype) / n)
         return total / n
 
     @staticmethod

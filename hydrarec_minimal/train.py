@@ -483,6 +483,9 @@ def finish(cfg, model, data, split, run: Run, out) -> dict:
         "environment": environment(model_device=str(next(model.parameters()).device)),
         "command": "python -m hydrarec_minimal.train " + " ".join(cli_args(cfg)) + " --out DIR",
     }
+    with torch.no_grad():
+        if lives := model.decay_half_lives():  # what a model with forgetting learned
+            result["decay_half_lives"] = lives
     if out is not None:
         write(Path(out) / "metrics.json", result)
     return result

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
+import torch
 from IPython.display import display
 
 from . import bench, plotting
@@ -311,4 +312,49 @@ class TrainingExplorer:
         """Display a static figure of stored runs' histories, then the controls."""
         if runs:
             show_figure(plotting.training_figure(runs, title))
+        display(self.panel)
+
+
+# ----------------------------------------------------------------------------- streaming
+
+
+class StreamExplorer:
+    """Feed one user's films to a streamable model one event at a time (``HydraRec.step``)
+    and watch its top 10 change: a slider picks how many of the user's films it has seen."""
+
+    def __init__(self, model, history: list[int], titles: list[str], top: int = 10):
+        self.model, self.history, self.titles, self.top = model, history, titles, top
+        state = model.initial_state(1)
+        self.hidden = []
+        for item in history:  # one step per film: O(d) work and state, whatever came before
+            state, hidden = model.step(state, torch.tensor([item]))
+            self.hidden.append(hidden[0])
+        self.slider = W.IntSlider(value=len(history), min=1, max=len(history),
+                                  description="films seen", continuous_update=False)  # fmt: skip
+        self.out = W.Output()
+        self.slider.observe(lambda change: self.redraw(), names="value")
+        self.panel = Panel([self.slider, self.out])
+
+    def top_films(self, seen: int) -> list[str]:
+        """The titles of the top films after ``seen`` events, skipping films already seen."""
+        scores = self.model.scores(self.hidden[seen - 1]).clone()
+        scores[0] = float("-inf")
+        scores[self.history[:seen]] = float("-inf")
+        return [self.titles[i] for i in scores.topk(self.top).indices.tolist()]
+
+    def table(self, seen: int) -> str:
+        """An HTML table: the last film seen and the top films after it."""
+        last = self.titles[self.history[seen - 1]]
+        rows = "".join(f"<tr><td>{i + 1}</td><td>{t}</td></tr>"
+                       for i, t in enumerate(self.top_films(seen)))  # fmt: skip
+        return f"<p>after {seen} films, the last one <i>{last}</i>:</p><table>{rows}</table>"
+
+    def redraw(self) -> None:
+        """Show the top films for the slider's position."""
+        html = {"text/html": self.table(self.slider.value), "text/plain": "top films"}
+        replace_output(self.out, {"output_type": "display_data", "data": html, "metadata": {}})
+
+    def show(self) -> None:
+        """Display the controls with the top films after the whole history."""
+        self.redraw()
         display(self.panel)

@@ -283,3 +283,12 @@ def test_chunked_cross_entropy_under_bfloat16_autocast_stays_close():
             losses(h[None], y[None], w, "ce", chunk=16),
         )
     torch.testing.assert_close(chunked.float(), full.float(), rtol=0.02, atol=0.02)
+
+
+def test_decay_half_lives_start_log_spaced_from_1_to_256():
+    lives = model("hydra_decay").decay_half_lives()
+    assert len(lives) == 2 and len(lives[0]) == 8
+    assert lives[0][0] == pytest.approx(1.0, rel=1e-4) and lives[0][-1] == pytest.approx(
+        256, rel=1e-3
+    )
+    assert model("hydra").decay_half_lives() is None

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from hydrarec_minimal import data, machine, model, train, widgets  # noqa: E402
 from hydrarec_minimal.attention import ATTENTIONS  # noqa: E402
@@ -98,3 +99,20 @@ def test_training_explorer_refuses_bad_settings():
 
 def test_panels_have_a_text_form_for_static_pages():
     assert "run this notebook" in repr(widgets.RuntimeExplorer().panel)
+
+
+def test_stream_explorer_follows_the_history_event_by_event():
+    torch.manual_seed(0)
+    m = model.HydraRec(model.ModelConfig(num_items=30, max_len=8, d=8, attention="hydra_decay",
+                                         positions="none")).eval()  # fmt: skip
+    history = [3, 7, 9, 12, 4]
+    titles = [f"film {i}" for i in range(31)]
+    ex = widgets.StreamExplorer(m, history, titles, top=3)
+    assert ex.slider.max == 5 and len(ex.hidden) == 5
+    seen3 = ex.top_films(3)
+    expected = m.score_next(torch.tensor([history[:3]]))[0]
+    expected[[0, 3, 7, 9]] = float("-inf")
+    assert seen3 == [titles[i] for i in expected.topk(3).indices.tolist()]
+    ex.slider.value = 3
+    (shown,) = ex.out.outputs
+    assert "after 3 films" in shown["data"]["text/html"] and "film 9" in shown["data"]["text/html"]
