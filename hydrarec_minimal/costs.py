@@ -276,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--ways", default=",".join(STREAMING))
     s.add_argument("--histories", default="10,30,100,300,1000,2000,3000,10000")
     s.add_argument("--repeats", type=int, default=20)
+    s.add_argument("--rounds", type=int, default=3, help="alternate the ways this many times")
     for q in (k, e, s):
         q.add_argument("--device", default="cpu")
         q.add_argument("--threads", type=int, default=0)
@@ -285,9 +286,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with torch_threads(a.threads), freed_memory_kept() as kept:
             device = str(resolve_device(a.device))
-            for name in (a.attentions if a.cmd != "streaming" else a.ways).split(","):
-                sizes = a.lengths if a.cmd != "streaming" else a.histories
-                for n in (int(x) for x in sizes.split(",")):
+            if a.cmd == "streaming":
+                rows = streaming_rounds(a)
+            for name in a.attentions.split(",") if a.cmd != "streaming" else []:
+                for n in (int(x) for x in a.lengths.split(",")):
                     rows += run_one(a, name, n)
                     print(rows[-1], flush=True)
             paths = write_table(a.out, a.cmd, rows, device=device, keep_freed_memory=kept)
@@ -298,10 +300,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def streaming_rounds(a: argparse.Namespace) -> list[dict]:
+    """Every way at every history length, ``a.rounds`` times in turn, so that all of them
+    see the same machine (a shared machine's speed drifts by half within minutes); each
+    point's time is the median over its rounds."""
+    ways, histories = a.ways.split(","), [int(x) for x in a.histories.split(",")]
+    found: dict[tuple[str, int], list[dict]] = {}
+    for _ in range(a.rounds):
+        for n in histories:
+            for way in ways:
+                row = streaming_cost(way, n, repeats=a.repeats, device=a.device)
+                found.setdefault((way, n), []).append(row)
+    rows = []
+    for got in found.values():
+        times = [r["ms_per_event"] for r in got]
+        rows.append(got[0] | {"ms_per_event": median(times), "rounds_ms": times})
+        print(rows[-1], flush=True)
+    return rows
+
+
 def run_one(a: argparse.Namespace, name: str, n: int) -> list[dict]:
-    """The rows of one measured point of a CLI command."""
-    if a.cmd == "streaming":
-        return [streaming_cost(name, n, repeats=a.repeats, device=a.device)]
+    """The rows of one measured point of the breakdown or epochs command."""
     if a.cmd == "breakdown":
         res = step_breakdown(name, n, a.tokens, repeats=a.repeats, device=a.device,
                              precision=a.precision)  # fmt: skip

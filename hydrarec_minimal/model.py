@@ -176,9 +176,8 @@ class Attention(nn.Module):
         """One new position (users, d): Hydra's recurrent form (O(d) work and state), or
         softmax attention of the new query over the cached keys (O(L d))."""
         q, k, v = self.qkv(x).chunk(3, dim=-1)
-        if self.kind in RECURRENT:
-            ld = self.log_decay()
-            decay = ld.exp() if ld is not None else 1.0
+        if self.kind in RECURRENT:  # g = sigmoid(logit) = exp(log_decay()), one op cheaper
+            decay = torch.sigmoid(self.decay_logit) if self.kind == "hydra_decay" else 1.0
             s = decay * state["sum"] + cosine_feature_map(k) * v
             return {"sum": s}, self.out(cosine_feature_map(q) * s)
         keys = torch.cat([state["k"], k[:, None]], 1)
