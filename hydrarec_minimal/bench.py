@@ -286,6 +286,23 @@ def crossover_sentence(rows: list[dict], html: bool = True) -> str:
     return f"<p>{text}</p>" if html else text
 
 
+def hydra_speedups(roofline_rows: list[dict], sweep_rows: list[dict], d: int = 64) -> dict:
+    """How many times faster Hydra is than SDPA, causal and not: on a roofline run (its best
+    Hydra kernel against SDPA at the same size) and at the longest length of a sweep."""
+    best = {
+        v: min(r["min_s"] for r in roofline_rows if r["variant"] == v and r["d"] == d)
+        for v in ("hydra", "hydra_causal", "sdpa", "sdpa_causal")
+    }
+    t = max(r["T"] for r in sweep_rows if r["variant"] == "hydra" and not r.get("skipped"))
+    at = {r["variant"]: r["median_s"] for r in sweep_rows if r["T"] == t and not r.get("skipped")}
+    return {
+        "roofline": {"non-causal": best["sdpa"] / best["hydra"],
+                     "causal": best["sdpa_causal"] / best["hydra_causal"]},
+        "sweep": {"non-causal": at["sdpa"] / at["hydra"],
+                  "causal": at["sdpa_causal"] / at["hydra_causal"], "T": t},
+    }  # fmt: skip
+
+
 # ----------------------------------------------------------------------------- roofline
 
 

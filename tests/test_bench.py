@@ -180,3 +180,12 @@ def test_roofline_pairs_each_call_with_a_bandwidth_probe():
         assert r["fraction_of_bandwidth"] == pytest.approx(r["GBps"] / r["bandwidth_GBps"])
         assert r["median_round_fraction"] > 0
     assert {r["variant"] for r in res["rows"]} >= {"sdpa", "sdpa_causal"}
+
+
+def test_hydra_speedups_from_stored_runs():
+    roof = read_table(STORED / "roofline_cpu.json")["rows"]
+    gpu = read_table(STORED / "gpu" / "sweep_cuda_d64.json")["rows"]
+    s = B.hydra_speedups(roof, gpu)
+    assert s["sweep"]["T"] == 65536
+    assert s["roofline"]["non-causal"] > s["roofline"]["causal"] > 100
+    assert s["sweep"]["non-causal"] > 100 > s["sweep"]["causal"] > 1
