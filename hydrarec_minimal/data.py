@@ -9,8 +9,10 @@ parsing happens once. The home is ``$HYDRAREC_DATA`` when set, else the user's c
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
+import tempfile
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -51,6 +53,15 @@ SOURCES = {
         "::",
         "movies.dat",
         "::",
+    ),
+    # 138,493 users, 20 million ratings: its ratings.csv is parsed in chunks (csv_sequences)
+    "ml-20m": Source(
+        f"{GROUPLENS}/ml-20m.zip",
+        "cd245b17a1ae2cc31bb14903e1204af3",
+        "ratings.csv",
+        ",",
+        "movies.csv",
+        ",",
     ),
 }
 
@@ -129,16 +140,28 @@ def download_zip(name: str, home: Path, url: str | None = None) -> Path:
 
 
 def safe_extract(zip_path: Path, target: Path) -> None:
-    """Extract a zip into ``target``, refusing any member that would land outside it."""
+    """Extract a zip into ``target``, refusing any member that would land outside it. The
+    zip is unpacked into a temporary folder first and moved into place only when every
+    member was read whole (a corrupt zip leaves nothing behind)."""
     target = target.resolve()
-    with zipfile.ZipFile(zip_path) as zf:
-        for member in zf.infolist():
-            dest = (target / member.filename).resolve()
-            if dest != target and target not in dest.parents:
-                raise DataError(
-                    f"{zip_path}: member {member.filename!r} would extract outside {target}"
-                )
-        zf.extractall(target)
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target) as tmp:
+        try:
+            with zipfile.ZipFile(zip_path) as zf:
+                for member in zf.infolist():
+                    dest = (target / member.filename).resolve()
+                    if dest != target and target not in dest.parents:
+                        raise DataError(
+                            f"{zip_path}: member {member.filename!r} would extract outside {target}"
+                        )
+                zf.extractall(tmp)
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            raise DataError(
+                f"{zip_path} is not a readable zip ({e}); delete it and download again"
+            ) from e
+        for top in Path(tmp).iterdir():
+            if not (target / top.name).exists():
+                top.replace(target / top.name)
 
 
 def fetch(name: str, home: str | os.PathLike | None = None, download: bool = True) -> Path:
@@ -172,8 +195,11 @@ def fetch(name: str, home: str | os.PathLike | None = None, download: bool = Tru
         safe_extract(zip_path, root)
         if not (folder / src.ratings).exists():
             raise DataError(f"{zip_path} holds no {name}/{src.ratings}")
-    rows = read_ratings(folder / src.ratings, src.sep)
-    write_sequences(seq_file, chronological_sequences(rows))
+    if src.ratings.endswith(".csv"):  # ML-20M: too large for Python lists, parsed in chunks
+        csv_sequences(folder / src.ratings, seq_file)
+    else:
+        rows = read_ratings(folder / src.ratings, src.sep)
+        write_sequences(seq_file, chronological_sequences(rows))
     return folder
 
 
@@ -193,6 +219,42 @@ def read_ratings(path: Path, sep: str) -> list[tuple[int, int, int]]:
             except (IndexError, ValueError) as e:
                 raise DataError(f"{path}:{lineno}: cannot parse {line.strip()!r}") from e
     return rows
+
+
+def csv_sequences(path: Path, out: Path, chunk_rows: int = 2_000_000) -> int:
+    """Parse a ratings.csv (``userId,movieId,rating,timestamp`` with a header, MovieLens
+    20M's format) in chunks into ``out`` as sequences.txt: each user's films by timestamp,
+    ties in file order, like ``chronological_sequences``. Three int columns in numpy arrays,
+    never 20 million Python objects; written to a temporary file and renamed, so an error
+    leaves nothing behind. Returns the number of ratings."""
+    import numpy as np
+    import pandas as pd
+
+    columns = {"userId": "int64", "movieId": "int64", "timestamp": "int64"}
+    parts = {k: [] for k in columns}
+    try:
+        reader = pd.read_csv(path, usecols=list(columns), chunksize=chunk_rows)
+        for chunk in reader:
+            if chunk.isna().any().any():
+                raise ValueError("a row has a missing or unreadable field")
+            for k in columns:
+                parts[k].append(chunk[k].to_numpy(dtype="int64"))
+    except (ValueError, KeyError, pd.errors.ParserError) as e:
+        raise DataError(f"{path}: cannot parse as userId,movieId,rating,timestamp ({e})") from e
+    if not parts["userId"]:
+        raise DataError(f"{path}: no ratings in it")
+    user, movie, time = (np.concatenate(parts[k]) for k in columns)
+    del parts
+    order = np.lexsort((time, user))  # by user, then time; lexsort is stable: file order
+    user, movie = user[order], movie[order]
+    starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]])
+    ends = np.r_[starts[1:], len(user)]
+    tmp = out.with_suffix(".tmp")
+    with open(tmp, "w") as f:
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            f.write(f"{user[a]} " + " ".join(map(str, movie[a:b].tolist())) + "\n")
+    tmp.replace(out)
+    return len(user)
 
 
 def chronological_sequences(rows: list[tuple[int, int, int]]) -> dict[int, list[int]]:
@@ -235,6 +297,11 @@ def load_titles(name: str, home: str | os.PathLike | None = None) -> dict[int, s
     path = data_home(home) / name / src.titles
     if not path.exists():
         return {}
+    if src.titles.endswith(".csv"):  # movieId,title,genres with a header; titles may be quoted
+        with open(path, encoding="utf-8", newline="") as f:
+            rows = csv.reader(f)
+            next(rows, None)
+            return {int(r[0]): r[1] for r in rows if len(r) >= 2}
     titles = {}
     with open(path, encoding="latin-1") as f:
         for line in f:
@@ -354,7 +421,8 @@ def load_movielens(
     home: str | os.PathLike | None = None,
     download: bool = True,
 ) -> SequenceData:
-    """Load MovieLens ('ml-100k' or 'ml-1m') as chronological per-user item sequences."""
+    """Load MovieLens ('ml-100k', 'ml-1m' or 'ml-20m') as chronological per-user item
+    sequences."""
     folder = fetch(name, home, download)
     return sequence_data(name, read_sequences(folder / "sequences.txt"), min_item_count)
 

@@ -168,6 +168,37 @@ def score_users(model: HydraRec, inputs: list[list[int]], batch_size: int = 512)
     return torch.cat(parts)
 
 
+@torch.no_grad()
+def model_ranks(
+    model: HydraRec,
+    inputs: list[list[int]],
+    targets: Tensor,
+    batch_size: int = 512,
+    negatives: Tensor | None = None,
+) -> Tensor:
+    """0-based rank of each user's target under ``model``: among all items (seen excluded),
+    or among the user's row of ``negatives``. Users are scored ``batch_size`` at a time and
+    ranked at once, so no (users x items) matrix exists whole (MovieLens 20M's would take
+    14 GB)."""
+    ranks = []
+    for i in range(0, len(inputs), batch_size):
+        scores = score_users(model, inputs[i : i + batch_size], batch_size)
+        t = targets[i : i + batch_size]
+        if negatives is None:
+            ranks.append(full_ranks(scores, t, inputs[i : i + batch_size]))
+        else:
+            ranks.append(sampled_ranks(scores, t, negatives[i : i + batch_size]))
+    return torch.cat(ranks) if ranks else torch.zeros(0, dtype=torch.long)
+
+
+def protocol_negatives(protocol: str, data: SequenceData, split: Split, seed: int = 0) -> Tensor:
+    """The (U, 100) negatives a sampled protocol draws for every user ('uniform100' or
+    'popular100'), among items the user never rated: the same draws as ``evaluate``'s."""
+    g = torch.Generator().manual_seed(seed)
+    pop = popularity_scores(split.train, data.num_items) if protocol == "popular100" else None
+    return sample_negatives(data.num_items, data.sequences, 100, pop, g)
+
+
 def evaluate(
     scores: Tensor,
     inputs: list[list[int]],

@@ -18,7 +18,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from . import metrics as M
 from .data import ORDERS, SequenceData, Split, load_movielens, pad_left
+from .distributed import Group, local_device, process_group
 from .machine import (
     AUTOCAST_DTYPES,
     denormals_flushed,
@@ -42,6 +43,7 @@ from .model import MODELS, HydraRec, ModelConfig, count_parameters, losses
 from .runs import append_epoch, load_checkpoint, write
 
 LOSSES = ("ce", "sampled", "gbce")
+SOLO = Group()  # a run of one process
 SCHEDULES = ("constant", "linear", "cosine")
 
 
@@ -198,11 +200,10 @@ def train_step(cfg: TrainConfig, model: HydraRec, opt, x, y, g: torch.Generator,
     """One optimiser step on a batch; returns its loss. ``cfg.precision`` is a resolved one
     ('fp32', 'bf16' or 'fp16'); fp16 needs a gradient ``scaler``."""
     dtype = AUTOCAST_DTYPES[cfg.precision]
+    weights = getattr(model, "module", model).item_weights  # the model, or DDP's wrapped one
     with torch.autocast(x.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
         hidden = model(x)
-        loss = losses(
-            hidden, y, model.item_weights(), cfg.loss, cfg.negatives, cfg.gbce_t, g, cfg.loss_chunk
-        )
+        loss = losses(hidden, y, weights(), cfg.loss, cfg.negatives, cfg.gbce_t, g, cfg.loss_chunk)
     opt.zero_grad(set_to_none=True)
     if scaler is None:
         loss.backward()
@@ -279,30 +280,31 @@ def train(
 ) -> dict:
     """Train a model as ``cfg`` says; return (and write to ``out/metrics.json``) the results.
     The caller's random state, thread count and allocator settings are left as they were."""
-    device = resolve_device(cfg.device)
+    device = local_device(resolve_device(cfg.device))
     cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))
     data = data if data is not None else load_movielens(cfg.dataset, cfg.min_item_count)
     split = data.split(cfg.order)
     ckpt = Path(out) / "checkpoint.pt" if out is not None else None
     if ckpt:
         ckpt.parent.mkdir(parents=True, exist_ok=True)
-    with torch.random.fork_rng(), torch_threads(cfg.threads), memory_settings(device):
+    with session(cfg, device) as group:  # ranks of a torchrun launch, or a group of one
         torch.manual_seed(cfg.seed)
         model = HydraRec(cfg.model_config(data.num_items)).to(device)
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         scaler = torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None
+        progress = progress and group.main
         run = (
             restore(ckpt, cfg, model, opt, progress) if resume and ckpt and ckpt.exists() else Run()
         )
-        examples = training_examples(cfg, split)
+        examples, net = training_examples(cfg, split), group.wrap(model)
         for epoch in range(len(run.history), cfg.epochs):
-            if run.done(cfg):
+            if group.agree(run.done(cfg)):
                 break
             record = run_epoch(
-                cfg, model, opt, scaler, examples, epoch, run, progress, on_step, should_stop
+                cfg, net, opt, scaler, examples, epoch, run, progress, on_step, should_stop, group
             )
             if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs or run.done(cfg):
-                record.update(validate(cfg, model, split))
+                record.update(validate(cfg, model, split, group))
                 run.keep_if_best(record, model)
             if device.type == "cpu":  # hand the epoch's freed memory back: a flat footprint
                 trim_freed_memory(0.0)  # for about 1% of an epoch (its pages fault in again)
@@ -310,11 +312,20 @@ def train(
             run.history.append(record)
             if progress:
                 print(describe(record), file=sys.stderr)
-            if ckpt:
+            if ckpt and group.main:
                 save_checkpoint(ckpt, checkpoint_state(cfg, model, opt, run))
             if on_epoch:
                 on_epoch(record)
-        return finish(cfg, model, data, split, run, out)
+        return finish(cfg, model, data, split, run, out if group.main else None, group)
+
+
+@contextlib.contextmanager
+def session(cfg: TrainConfig, device: torch.device) -> Iterator[Group]:
+    """Everything a run changes in the process, undone when it ends: the random state, the
+    thread count, the CPU memory settings, and (under torchrun) the process group."""
+    with torch.random.fork_rng(), torch_threads(cfg.threads), memory_settings(device):
+        with process_group(device) as group:
+            yield group
 
 
 @contextlib.contextmanager
@@ -329,30 +340,35 @@ def memory_settings(device: torch.device):
         yield
 
 
-def run_epoch(cfg, model, opt, scaler, examples, epoch, run, progress, on_step, should_stop):
+def run_epoch(cfg, model, opt, scaler, examples, epoch, run, progress, on_step, should_stop,
+              group=SOLO):  # fmt: skip
     """One pass over the users, in an order fixed by the seed and the epoch (a time budget
-    may end it early); returns the epoch's record."""
+    may end it early); returns the epoch's record. Under torchrun each rank takes its share
+    of every batch, and a last batch too small to share is left out."""
     inputs, targets = examples
     device = next(model.parameters()).device
     g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)  # order, masks, negatives
     order = torch.randperm(inputs.shape[0], generator=g)
     steps = math.ceil(inputs.shape[0] / cfg.batch_size)
+    if steps and inputs.shape[0] - (steps - 1) * cfg.batch_size < group.world:
+        steps -= 1
     model.train()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     t0, total, done = time.perf_counter(), 0.0, 0
     bar = tqdm(range(steps), desc=f"epoch {epoch + 1}", disable=not progress, leave=False)
     for step in bar:
-        idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+        idx = group.shard(order[step * cfg.batch_size : (step + 1) * cfg.batch_size])
         if targets is not None:
             x, y = inputs[idx], targets[idx]
         else:
-            x, y = cloze_batch(inputs[idx], cfg.mask_prob, model.cfg.mask_token, g)
+            mask = getattr(model, "module", model).cfg.mask_token
+            x, y = cloze_batch(inputs[idx], cfg.mask_prob, mask, g)
         share = (epoch * steps + step) / (cfg.epochs * steps)
         if cfg.time_budget_s:
             share = max(share, run.spent(cfg) / cfg.time_budget_s)
-        for group in opt.param_groups:
-            group["lr"] = cfg.lr * lr_factor(cfg, epoch * steps + step, share)
+        for param_group in opt.param_groups:
+            param_group["lr"] = cfg.lr * lr_factor(cfg, epoch * steps + step, share)
         total += train_step(cfg, model, opt, x.to(device), y.to(device), g, scaler)
         done += 1
         bar.set_postfix(loss=f"{total / done:.3f}")
@@ -360,8 +376,8 @@ def run_epoch(cfg, model, opt, scaler, examples, epoch, run, progress, on_step, 
             on_step(step + 1, steps, total / done)
         if should_stop and should_stop():
             raise Stopped(f"stopped during epoch {epoch + 1}")
-        if cfg.time_budget_s and run.spent(cfg) >= cfg.time_budget_s:
-            break  # finish this (partial) epoch: it is validated and checkpointed
+        if cfg.time_budget_s and group.world == 1 and run.spent(cfg) >= cfg.time_budget_s:
+            break  # finish this (partial) epoch; several ranks check between epochs only
     return {
         "epoch": epoch + 1,
         "loss": total / max(1, done),
@@ -371,19 +387,26 @@ def run_epoch(cfg, model, opt, scaler, examples, epoch, run, progress, on_step, 
     }
 
 
-def validate(cfg: TrainConfig, model: HydraRec, split: Split) -> dict:
+def validate(cfg: TrainConfig, model: HydraRec, split: Split, group: Group = SOLO) -> dict:
     """Validation metrics (and test metrics, if ``cfg.test_every_epoch``) for the history."""
     keys = ("ndcg@10", "hr@10", "mrr")
     t0 = time.perf_counter()
-    scores = M.score_users(model, split.valid_input, cfg.eval_batch_size)
-    valid = M.evaluate(scores, split.valid_input, split.valid_target)
+    valid = M.metrics_from_ranks(ranks(cfg, model, split.valid_input, split.valid_target, group))
     out = {"valid": {k: valid[k] for k in keys}}
     if cfg.test_every_epoch:  # recorded for time-budget curves; never used to choose a model
-        scores = M.score_users(model, split.test_input, cfg.eval_batch_size)
-        test = M.evaluate(scores, split.test_input, split.test_target)
+        test = M.metrics_from_ranks(ranks(cfg, model, split.test_input, split.test_target, group))
         out["test"] = {k: test[k] for k in keys}
     out["eval_s"] = time.perf_counter() - t0
     return out
+
+
+def ranks(cfg, model, inputs, targets, group: Group = SOLO, negatives=None) -> torch.Tensor:
+    """Every user's target rank: each rank of a torchrun launch scores its block of users,
+    and the blocks are gathered, so the numbers are one process's."""
+    part = group.block(len(inputs))
+    negs = None if negatives is None else negatives[part]
+    mine = M.model_ranks(model, inputs[part], targets[part], cfg.eval_batch_size, negs)
+    return group.gather(mine)
 
 
 def describe(record: dict) -> str:
@@ -455,14 +478,18 @@ def restore(path: Path, cfg: TrainConfig, model: HydraRec, opt, progress: bool =
 # ----------------------------------------------------------------------------- the record
 
 
-def finish(cfg, model, data, split, run: Run, out) -> dict:
+def finish(cfg, model, data, split, run: Run, out, group: Group = SOLO) -> dict:
     """Load the best validation state, evaluate it on the test targets, assemble the record
     (written to ``out/metrics.json`` when ``out`` is given)."""
     if run.best_state is not None:
         model.load_state_dict(run.best_state)
     t0 = time.perf_counter()
-    scores = M.score_users(model, split.test_input, cfg.eval_batch_size)
-    test = M.evaluate_all(scores, data, split)
+    test_ranks = ranks(cfg, model, split.test_input, split.test_target, group)
+    test = {"full": M.metrics_from_ranks(test_ranks)}
+    for protocol in ("uniform100", "popular100"):
+        negatives = M.protocol_negatives(protocol, data, split)
+        sampled = ranks(cfg, model, split.test_input, split.test_target, group, negatives)
+        test[protocol] = M.metrics_from_ranks(sampled)
     result = {
         "config": cfg.record(),
         "model": asdict(cfg.model_config(data.num_items)),
@@ -475,7 +502,7 @@ def finish(cfg, model, data, split, run: Run, out) -> dict:
         "test": test["full"],
         "test_uniform100": test["uniform100"],
         "test_popular100": test["popular100"],
-        "test_ranks": M.full_ranks(scores, split.test_target, split.test_input).tolist(),
+        "test_ranks": test_ranks.tolist(),
         "wall_time_s": run.wall(),
         "cpu_time_per_thread_s": run.cpu(),
         "train_time_s": sum(r["train_s"] for r in run.history),

@@ -128,8 +128,8 @@ def test_pad_left_keeps_the_most_recent_items():
 
 
 def test_unknown_dataset_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="unknown dataset 'ml-20m'"):
-        D.load_movielens("ml-20m", home=tmp_path)
+    with pytest.raises(ValueError, match="unknown dataset 'ml-25m'"):
+        D.load_movielens("ml-25m", home=tmp_path)
 
 
 def test_data_home_follows_the_environment(tmp_path, monkeypatch):
@@ -278,3 +278,78 @@ def test_item_vectors_leave_the_callers_random_state_alone():
     vecs = D.item_vectors(data, dim=2)
     assert torch.equal(torch.rand(2), expected)
     assert torch.equal(vecs, D.item_vectors(data, dim=2))
+
+
+# ----------------------------------------------------------------------------- MovieLens 20M
+
+ML20M_CSV = (
+    "userId,movieId,rating,timestamp\n"
+    "1,30,3.5,300\n1,10,4.0,100\n1,20,5.0,300\n1,40,0.5,300\n"
+    "2,30,1.0,7\n2,10,2.5,7\n10,50,3.0,9\n"
+)
+
+
+def test_ml20m_csv_is_parsed_in_chunks_with_ties_in_file_order(tmp_path):
+    folder = tmp_path / "ml-20m"
+    folder.mkdir()
+    (folder / "ratings.csv").write_text(ML20M_CSV)
+    (folder / "movies.csv").write_text(
+        'movieId,title,genres\n10,"American President, The (1995)",Comedy\n20,Heat (1995),Action\n'
+    )
+    assert D.fetch("ml-20m", tmp_path, download=False) == folder
+    assert D.read_sequences(folder / "sequences.txt") == {
+        1: [10, 30, 20, 40],
+        2: [30, 10],
+        10: [50],
+    }
+    assert D.load_titles("ml-20m", tmp_path)[10] == "American President, The (1995)"
+    small = D.csv_sequences(folder / "ratings.csv", tmp_path / "again.txt", chunk_rows=2)
+    assert (
+        small == 7
+        and (tmp_path / "again.txt").read_text() == (folder / "sequences.txt").read_text()
+    )
+
+
+def test_ml20m_zip_with_its_hash_is_extracted_and_parsed(tmp_path, monkeypatch):
+    payload = io.BytesIO()
+    with zipfile.ZipFile(payload, "w") as zf:
+        zf.writestr("ml-20m/ratings.csv", ML20M_CSV)
+    (tmp_path / "ml-20m.zip").write_bytes(payload.getvalue())
+    src = D.SOURCES["ml-20m"]
+    md5 = hashlib.md5(payload.getvalue()).hexdigest()
+    monkeypatch.setitem(
+        D.SOURCES, "ml-20m", D.Source(src.url, md5, src.ratings, ",", src.titles, ",")
+    )
+    data = D.load_movielens("ml-20m", min_item_count=1, home=tmp_path, download=False)
+    # users 2 and 10 have fewer than 3 ratings: no split is possible, they are dropped
+    assert data.num_users == 1 and data.num_interactions == 4
+
+
+@pytest.mark.parametrize("damage", ["truncated csv", "truncated zip", "wrong hash"])
+def test_ml20m_damaged_files_fail_clearly_and_leave_nothing(tmp_path, monkeypatch, damage):
+    payload = io.BytesIO()
+    body = ML20M_CSV * 50
+    if damage == "truncated csv":
+        body = body[: len(body) // 2 - 3]  # cut inside a row
+    with zipfile.ZipFile(payload, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("ml-20m/ratings.csv", body)
+    raw = payload.getvalue()
+    if damage == "truncated zip":
+        raw = raw[: len(raw) - 40]
+    (tmp_path / "ml-20m.zip").write_bytes(raw)
+    src = D.SOURCES["ml-20m"]
+    md5 = "0" * 32 if damage == "wrong hash" else hashlib.md5(raw).hexdigest()
+    monkeypatch.setitem(
+        D.SOURCES, "ml-20m", D.Source(src.url, md5, src.ratings, ",", src.titles, ",")
+    )
+    with pytest.raises(D.DataError) as err:
+        D.fetch("ml-20m", tmp_path, download=False)
+    assert {"truncated csv": "cannot parse", "truncated zip": "not a readable zip",
+            "wrong hash": "corrupt"}[damage] in str(err.value)  # fmt: skip
+    left = (
+        [p.name for p in (tmp_path / "ml-20m").glob("*")] if (tmp_path / "ml-20m").exists() else []
+    )
+    assert "sequences.txt" not in left and not [n for n in left if n.endswith(".tmp")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("tmp")], (
+        "no half-extracted folder"
+    )
