@@ -14,10 +14,10 @@ import hashlib
 import os
 import tempfile
 import zipfile
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ENV_VAR = "HYDRAREC_DATA"
@@ -227,7 +227,6 @@ def csv_sequences(path: Path, out: Path, chunk_rows: int = 2_000_000) -> int:
     ties in file order, like ``chronological_sequences``. Three int columns in numpy arrays,
     never 20 million Python objects; written to a temporary file and renamed, so an error
     leaves nothing behind. Returns the number of ratings."""
-    import numpy as np
     import pandas as pd
 
     columns = {"userId": "int64", "movieId": "int64", "timestamp": "int64"}
@@ -402,17 +401,55 @@ def sequence_data(
 ) -> SequenceData:
     """Drop items with fewer than ``min_item_count`` ratings (one pass, as SASRec/BERT4Rec),
     then users left with fewer than ``min_user_len`` (a split needs 3), and remap item ids."""
-    counts = Counter(m for items in raw.values() for m in items)
-    keep = {m for m, c in counts.items() if c >= min_item_count}
-    filtered = {u: [m for m in items if m in keep] for u, items in raw.items()}
-    filtered = {u: items for u, items in filtered.items() if len(items) >= min_user_len}
-    movie_ids = sorted({m for items in filtered.values() for m in items})
-    dense = {m: i + 1 for i, m in enumerate(movie_ids)}
-    sequences = [[dense[m] for m in items] for items in filtered.values()]
-    item_counts = torch.zeros(len(movie_ids) + 1, dtype=torch.long)
-    for s in sequences:
-        item_counts += torch.bincount(torch.tensor(s), minlength=len(movie_ids) + 1)
-    return SequenceData(name, sequences, list(filtered), movie_ids, item_counts)
+    lengths = np.array([len(items) for items in raw.values()], dtype=np.int64)
+    flat = [m for items in raw.values() for m in items]
+    items = np.array(flat, dtype=np.int64) if flat else np.zeros(0, dtype=np.int64)
+    return array_sequence_data(name, np.array(list(raw), dtype=np.int64), lengths, items,
+                               min_item_count, min_user_len)  # fmt: skip
+
+
+def array_sequence_data(
+    name: str,
+    users: np.ndarray,
+    lengths: np.ndarray,
+    items: np.ndarray,
+    min_item_count: int = 5,
+    min_user_len: int = 3,
+) -> SequenceData:
+    """``sequence_data`` on flat arrays (each user's id, history length, and all histories
+    one after the other): numpy does the filtering and counting, so MovieLens 20M's 20
+    million ratings load in seconds."""
+    counts = np.bincount(items) if len(items) else np.zeros(1, dtype=np.int64)
+    kept_item = counts[items] >= min_item_count
+    owner = np.repeat(np.arange(len(users)), lengths)
+    kept_len = np.bincount(owner[kept_item], minlength=len(users))
+    kept_user = kept_len >= min_user_len
+    keep = kept_item & kept_user[owner]
+    movie_ids = np.unique(items[keep])
+    dense = np.searchsorted(movie_ids, items[keep]) + 1
+    bounds = np.cumsum(kept_len[kept_user])[:-1]
+    sequences = [s.tolist() for s in np.split(dense, bounds)] if len(dense) else []
+    item_counts = torch.from_numpy(np.bincount(dense, minlength=len(movie_ids) + 1))
+    return SequenceData(name, sequences, users[kept_user].tolist(), movie_ids.tolist(),
+                        item_counts.long())  # fmt: skip
+
+
+def read_sequence_arrays(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A ``sequences.txt`` as flat arrays (user ids, history lengths, all items), parsed by
+    numpy; a malformed file is read again line by line, for an error that names the line."""
+    text = path.read_text()
+    tokens = [line.count(" ") + 1 for line in text.splitlines() if line.strip()]
+    flat = np.fromstring(text, dtype=np.int64, sep=" ") if tokens else np.zeros(0, np.int64)
+    if len(flat) != sum(tokens) or any(" " * 2 in line for line in text.splitlines()):
+        raw = read_sequences(path)  # raises DataError with the line, or parses the odd spacing
+        lengths = np.array([len(v) for v in raw.values()], dtype=np.int64)
+        items = np.array([m for v in raw.values() for m in v], dtype=np.int64)
+        return np.array(list(raw), dtype=np.int64), lengths, items
+    starts = np.cumsum([0, *tokens[:-1]])
+    users = flat[starts]
+    lengths = np.array(tokens, dtype=np.int64) - 1
+    items = np.delete(flat, starts)
+    return users, lengths, items
 
 
 def load_movielens(
@@ -424,7 +461,8 @@ def load_movielens(
     """Load MovieLens ('ml-100k', 'ml-1m' or 'ml-20m') as chronological per-user item
     sequences."""
     folder = fetch(name, home, download)
-    return sequence_data(name, read_sequences(folder / "sequences.txt"), min_item_count)
+    users, lengths, items = read_sequence_arrays(folder / "sequences.txt")
+    return array_sequence_data(name, users, lengths, items, min_item_count)
 
 
 # ----------------------------------------------------------------------------- batching
