@@ -123,6 +123,20 @@ def test_page(browser, base_url, path):
             alt = img.get_attribute("alt") or ""
             assert len(alt) > 20 and not alt.endswith(".png"), f"figure without alt text: {alt!r}"
 
+        # every figure is numbered ("Fig. N") and has a caption
+        for fig in page.locator("figure").all():
+            number = fig.locator(".caption-number")
+            assert number.count() == 1, "a figure without a number"
+            assert re.match(r"Figure \d+", number.inner_text().strip())
+
+        # nothing scrolls sideways at the default width: code, outputs, tables
+        wide = page.evaluate(
+            """() => [...document.querySelectorAll('main pre, main .cell_output, main table')]
+                 .filter(e => e.scrollWidth > e.clientWidth + 2)
+                 .map(e => (e.innerText || '').slice(0, 60))"""
+        )
+        assert not wide, f"scrolls sideways at 1280 px: {wide}"
+
         # no stored output is a traceback
         text = page.inner_text("body")
         assert "Traceback (most recent call last)" not in text
