@@ -45,7 +45,7 @@ def cli(out: Path, ranks: int) -> dict:
     return result
 
 
-def long_histories(users: int = 256, length: int = 2001, items: int = 26_744, seed: int = 0):
+def long_histories(users: int = 128, length: int = 2001, items: int = 26_744, seed: int = 0):
     """Synthetic data of ML-20M's long users' shape: each user walks through the catalogue."""
     g = torch.Generator().manual_seed(seed)
     starts = torch.randint(1, items, (users,), generator=g).tolist()

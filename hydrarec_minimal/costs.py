@@ -20,6 +20,7 @@ import torch
 from .data import SequenceData, load_movielens, pad_left
 from .machine import (
     AUTOCAST_DTYPES,
+    denormals_flushed,
     freed_memory_kept,
     measure_peak,
     median,
@@ -139,10 +140,11 @@ def epoch_cost(
     def step(idx):
         return train_step(cfg, model, opt, inputs[idx].to(dev), targets[idx].to(dev), g)
 
-    peak = measure_peak(lambda: step(batches[0]), dev)  # also the warm-up
-    times = [
-        time_call(lambda idx=idx: step(idx), dev, repeats=1, warmup=0)[0] for idx in batches[1:]
-    ]
+    with denormals_flushed():  # as in training
+        peak = measure_peak(lambda: step(batches[0]), dev)  # also the warm-up
+        times = [
+            time_call(lambda idx=idx: step(idx), dev, repeats=1, warmup=0)[0] for idx in batches[1:]
+        ]
     per_step = median(times)
     n_steps = math.ceil(inputs.shape[0] / batch)
     return {
