@@ -1,10 +1,11 @@
 """What does a variant cost per training step, against the book's causal HydraRec?
 
-Times training steps of causal HydraRec on real ML-1M batches (``costs.epoch_cost``: 128
+Times training steps of causal HydraRec on real ML-1M batches (``costs.step_times``: 128
 users, length 200, d = 64, 2 blocks, the recipe's precision, full cross-entropy) with the
 running sum, the running mean, Hydra with forgetting, and the cross-entropy computed in
-chunks of positions, in alternating rounds so that all see the same machine state. Writes
-benchmarks/step_time.json; chapters 7 and 9 and the appendix read it.
+chunks of positions: each a fresh model, interleaved step by step on the same batches so
+that all see the same machine state. Writes benchmarks/step_time.json (median and quartiles
+of the seconds per step); chapters 7 and 9 and the appendix read it.
 Usage: HYDRAREC_DATA=... .venv/bin/python experiments/step_time.py
 """
 
@@ -13,12 +14,12 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from hydrarec_minimal.costs import epoch_cost
+from hydrarec_minimal.costs import step_times
 from hydrarec_minimal.machine import environment, freed_memory_kept, torch_threads
 from hydrarec_minimal.runs import write
 
-ROUNDS, STEPS = 6, 8
-VARIANTS = {  # name -> epoch_cost arguments
+STEPS = 40
+VARIANTS = {  # name -> TrainConfig settings
     "sum": dict(attention="hydra"),
     "mean": dict(attention="hydra", hydra_mean=True),
     "decay": dict(attention="hydra_decay"),
@@ -28,20 +29,18 @@ VARIANTS = {  # name -> epoch_cost arguments
 
 
 def main() -> None:
-    """Alternate the variants for a few rounds and write the median step times."""
-    times: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    """Time the variants step by step and write the medians and quartiles."""
     with torch_threads(2), freed_memory_kept():
-        for _ in range(ROUNDS):
-            for name, kw in VARIANTS.items():
-                times[name].append(epoch_cost(steps=STEPS, **kw)["step_s"])
-        record = {
-            "what": "seconds per training step of causal HydraRec, ML-1M batches of 128 x 200",
-            "median_s": {name: statistics.median(t) for name, t in times.items()},
-            "rounds_s": times,
-            "environment": environment(),
-        }
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "step_time.json"
-    write(path, record)
+        times = step_times(VARIANTS, steps=STEPS)
+    record = {
+        "what": "seconds per training step of causal HydraRec, ML-1M batches of 128 x 200, "
+        f"{STEPS} steps per variant interleaved step by step",
+        "median_s": {name: statistics.median(t) for name, t in times.items()},
+        "quartiles_s": {name: statistics.quantiles(t, n=4) for name, t in times.items()},
+        "steps_s": times,
+        "environment": environment(),
+    }
+    write(Path(__file__).resolve().parents[1] / "benchmarks" / "step_time.json", record)
     print(record["median_s"])
 
 

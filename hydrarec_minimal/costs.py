@@ -102,6 +102,29 @@ def step_breakdown(
     }
 
 
+def _stepper(data: SequenceData, dev: torch.device, max_len: int, batch: int, **settings):
+    """A fresh model, optimiser and generator (seed 0) and a function taking one real
+    training step of it on a batch of user indices."""
+    inputs, targets = causal_examples(data.split().train, max_len)
+    cfg = TrainConfig(max_len=max_len, batch_size=batch, **settings)
+    torch.manual_seed(0)
+    model = HydraRec(cfg.model_config(data.num_items)).to(dev).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    g = torch.Generator().manual_seed(0)
+
+    def step(idx: torch.Tensor) -> float:
+        return train_step(cfg, model, opt, inputs[idx].to(dev), targets[idx].to(dev), g)
+
+    return cfg, inputs.shape[0], step
+
+
+def _batches(users: int, batch: int, count: int) -> list[torch.Tensor]:
+    """``count`` batches of user indices in a random order fixed by seed 0."""
+    order = torch.randperm(users, generator=torch.Generator().manual_seed(0))
+    per_pass = max(1, users // batch)
+    return [order[(i % per_pass) * batch : (i % per_pass + 1) * batch] for i in range(count)]
+
+
 def epoch_cost(
     attention: str = "hydra",
     max_len: int = 200,
@@ -120,33 +143,18 @@ def epoch_cost(
     a step's time, times the steps of an epoch."""
     dev = resolve_device(device)
     data = data if data is not None else load_movielens(dataset)
-    inputs, targets = causal_examples(data.split().train, max_len)
-    cfg = TrainConfig(
-        dataset=dataset,
-        attention=attention,
-        max_len=max_len,
-        batch_size=batch,
-        precision=resolve_precision(precision, dev),
-        hydra_mean=hydra_mean,
-        loss_chunk=loss_chunk,
-    )
-    torch.manual_seed(0)
-    model = HydraRec(cfg.model_config(data.num_items)).to(dev).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
-    g = torch.Generator().manual_seed(0)
-    order = torch.randperm(inputs.shape[0], generator=g)
-    batches = [order[i * batch : (i + 1) * batch] for i in range(steps + 1)]
-
-    def step(idx):
-        return train_step(cfg, model, opt, inputs[idx].to(dev), targets[idx].to(dev), g)
-
+    cfg, users, step = _stepper(
+        data, dev, max_len, batch, dataset=dataset, attention=attention,
+        precision=resolve_precision(precision, dev), hydra_mean=hydra_mean, loss_chunk=loss_chunk,
+    )  # fmt: skip
+    batches = _batches(users, batch, steps + 1)
     with denormals_flushed():  # as in training
         peak = measure_peak(lambda: step(batches[0]), dev)  # also the warm-up
         times = [
             time_call(lambda idx=idx: step(idx), dev, repeats=1, warmup=0)[0] for idx in batches[1:]
         ]
     per_step = median(times)
-    n_steps = math.ceil(inputs.shape[0] / batch)
+    n_steps = math.ceil(users / batch)
     return {
         "attention": attention,
         "max_len": max_len,
@@ -158,6 +166,38 @@ def epoch_cost(
         "epoch_s": per_step * n_steps,
         "peak_bytes": peak,
     }
+
+
+def step_times(
+    variants: dict[str, dict],
+    steps: int = 30,
+    warmup: int = 2,
+    max_len: int = 200,
+    batch: int = 128,
+    dataset: str = "ml-1m",
+    device: str = "cpu",
+) -> dict[str, list[float]]:
+    """Seconds per training step of several variants (name -> TrainConfig settings), each a
+    fresh model on the same real batches, interleaved step by step (in turn forwards and
+    backwards) so that a busy or slowing machine weighs on all of them alike."""
+    dev = resolve_device(device)
+    data = load_movielens(dataset)
+    steppers = {}
+    for name, given in variants.items():
+        settings = dict(given)
+        precision = resolve_precision(settings.pop("precision", "auto"), dev)
+        steppers[name] = _stepper(data, dev, max_len, batch, dataset=dataset,
+                                  precision=precision, **settings)[2]  # fmt: skip
+    users = causal_examples(data.split().train, max_len)[0].shape[0]
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    with denormals_flushed():
+        for i, idx in enumerate(_batches(users, batch, warmup + steps)):
+            turn = list(steppers.items()) if i % 2 == 0 else list(steppers.items())[::-1]
+            for name, step in turn:
+                took = time_call(lambda f=step, b=idx: f(b), dev, repeats=1, warmup=0)[0]
+                if i >= warmup:
+                    times[name].append(took)
+    return times
 
 
 @torch.no_grad()

@@ -35,6 +35,18 @@ def test_epoch_and_inference_costs_on_real_batches():
     assert inf["users"] == 943 and inf["ms_per_user"] > 0
 
 
+@needs_data
+def test_step_times_interleave_variants_without_touching_their_settings():
+    variants = {
+        "sum": dict(attention="hydra"),
+        "decay": dict(attention="hydra_decay", precision="fp32"),
+    }
+    times = C.step_times(variants, steps=3, warmup=1, max_len=20, batch=32, dataset="ml-100k")
+    assert list(times) == ["sum", "decay"] and all(len(t) == 3 for t in times.values())
+    assert all(s > 0 for t in times.values() for s in t)
+    assert variants["decay"] == dict(attention="hydra_decay", precision="fp32")
+
+
 @pytest.mark.parametrize("kind", list(C.STREAMING))
 def test_streaming_cost_and_state_bytes(kind):
     short = C.streaming_cost(kind, 10, num_items=30, d=8, layers=2, repeats=2)
