@@ -194,9 +194,18 @@ def model_ranks(
 def protocol_negatives(protocol: str, data: SequenceData, split: Split, seed: int = 0) -> Tensor:
     """The (U, 100) negatives a sampled protocol draws for every user ('uniform100' or
     'popular100'), among items the user never rated: the same draws as ``evaluate``'s."""
-    g = torch.Generator().manual_seed(seed)
     pop = popularity_scores(split.train, data.num_items) if protocol == "popular100" else None
-    return sample_negatives(data.num_items, data.sequences, 100, pop, g)
+    return draw_negatives(protocol, data.num_items, data.sequences, pop, seed)
+
+
+def draw_negatives(
+    protocol: str, num_items: int, never: list[list[int]], popularity: Tensor | None, seed: int
+) -> Tensor:
+    """The one draw behind both sampled protocols: 100 items per user outside ``never``,
+    uniform or (for 'popular100') in proportion to ``popularity``, from a seeded generator."""
+    g = torch.Generator().manual_seed(seed)
+    pop = popularity if protocol == "popular100" else None
+    return sample_negatives(num_items, never, 100, pop, g)
 
 
 def evaluate(
@@ -216,10 +225,8 @@ def evaluate(
         ranks = [full_ranks(scores[i : i + 1024], targets[i : i + 1024], inputs[i : i + 1024])
                  for i in range(0, len(targets), 1024)]  # fmt: skip
         return metrics_from_ranks(torch.cat(ranks))
-    g = torch.Generator().manual_seed(seed)
     never = all_seen if all_seen is not None else inputs
-    pop = popularity if protocol == "popular100" else None
-    neg = sample_negatives(scores.shape[1] - 1, never, 100, pop, g)
+    neg = draw_negatives(protocol, scores.shape[1] - 1, never, popularity, seed)
     return metrics_from_ranks(sampled_ranks(scores, targets, neg))
 
 
