@@ -147,6 +147,13 @@ def mean_pm(values: Sequence[float | None], digits: int = 4) -> str:
     return f"{m:.{digits}f} ± {s:.{digits}f}" if len(kept) > 1 else f"{m:.{digits}f}"
 
 
+def mean_metric(found: Sequence[dict], metric: str = "ndcg@10", split: str = "test") -> float:
+    """One metric averaged over a model's runs (its seeds): the number chapters compare."""
+    if not found:
+        raise ValueError("no runs")
+    return statistics.fmean(r[split][metric] for r in found)
+
+
 def test_at(result: dict, budget: float, clock: str = "cpu_s") -> dict | None:
     """The test metrics a run had after ``budget`` of ``clock`` ('cpu_s', 'wall_s', or 'epoch'
     to count epochs): those recorded at its best validation epoch among the epochs finished
@@ -182,6 +189,19 @@ def compare(a: Sequence[dict], b: Sequence[dict], draws: int = 10_000, seed: int
         raise ValueError("the two models were measured on different data")
     result = M.paired_test(user_ndcg(a), user_ndcg(b), n=draws, seed=seed)
     return result | {"seeds": min(len(a), len(b)), "draws": draws}
+
+
+def paired_rows(tests: dict, adjusted: Sequence[float] | None = None) -> dict:
+    """One table row per paired comparison from ``compare`` (difference, 95% interval, p as
+    text, seeds), so every chapter prints its tests alike; p is Holm's when ``adjusted``."""
+    p_values = [t["p_value"] for t in tests.values()] if adjusted is None else list(adjusted)
+    if len(p_values) != len(tests):
+        raise ValueError(f"{len(p_values)} adjusted p-values for {len(tests)} tests")
+    p_column = "p" if adjusted is None else "p (Holm)"
+    return {key: {"difference": f"{t['mean_difference']:+.4f}",
+                  "95% interval": f"[{t['ci_low']:+.4f}, {t['ci_high']:+.4f}]",
+                  p_column: M.p_text(p, t["draws"]), "seeds": t["seeds"]}
+            for (key, t), p in zip(tests.items(), p_values, strict=True)}
 
 
 # ----------------------------------------------------------------------------- trained models

@@ -53,6 +53,11 @@ def test_summaries():
     assert R.mean_pm([0.25, None]) == "0.2500" and R.mean_pm([None]) == "—"
     runs = [{"history": [{"train_s": 1.0}, {"train_s": 9.0}]}, {"history": [{"train_s": 2.0}]}]
     assert R.median_epoch_seconds(runs) == 2.0
+    seeds = [{"test": {"ndcg@10": 0.1, "hr@10": 0.3}}, {"test": {"ndcg@10": 0.2, "hr@10": 0.5}}]
+    assert R.mean_metric(seeds) == pytest.approx(0.15)
+    assert R.mean_metric(seeds, "hr@10") == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="no runs"):
+        R.mean_metric([])
 
 
 def test_test_at_picks_the_best_validated_epoch_in_time():
@@ -101,3 +106,16 @@ def test_compare_pairs_users_and_averages_seeds():
     assert res["mean_difference"] > 0 and res["seeds"] == 1 and res["draws"] == 2000
     with pytest.raises(ValueError, match="different data"):
         R.compare(better, [{"test_ranks": [0, 0, 0, 0], "data": {"fingerprint": "y"}}])
+
+
+def test_paired_rows_print_every_test_alike():
+    test = {"mean_difference": -0.0085, "ci_low": -0.01394, "ci_high": 0.00321,
+            "p_value": 0.0021, "seeds": 3, "draws": 10_000}
+    rows = R.paired_rows({"a - b": test, "c - d": test | {"p_value": 0.00005}})
+    assert rows["a - b"] == {"difference": "-0.0085", "95% interval": "[-0.0139, +0.0032]",
+                             "p": "0.002", "seeds": 3}
+    assert rows["c - d"]["p"] == "< 0.001"
+    holm = R.paired_rows({("a", "b"): test}, adjusted=[0.5])
+    assert holm[("a", "b")]["p (Holm)"] == "0.500" and "p" not in holm[("a", "b")]
+    with pytest.raises(ValueError, match="1 adjusted p-values for 2 tests"):
+        R.paired_rows({"x": test, "y": test}, adjusted=[0.5])
