@@ -25,6 +25,7 @@ from .model import HydraRec, ModelConfig
 
 CHECKOUT = Path(__file__).resolve().parent.parent  # the repository, when run from a checkout
 STORED = ("results", "benchmarks")  # the folders of stored outputs
+SIGNIFICANCE = 0.01  # the book's rule: a paired difference counts when p is below this
 
 
 def stored(folder: str, *parts: str) -> Path:
@@ -202,6 +203,17 @@ def paired_rows(tests: dict, adjusted: Sequence[float] | None = None) -> dict:
                   "95% interval": f"[{t['ci_low']:+.4f}, {t['ci_high']:+.4f}]",
                   p_column: M.p_text(p, t["draws"]), "seeds": t["seeds"]}
             for (key, t), p in zip(tests.items(), p_values, strict=True)}
+
+
+def verdict(test: dict, p_value: float | None = None) -> str:
+    """The book's reading of a paired test from ``compare``: 'better than' or 'worse than'
+    when p (Holm's, if given) is below SIGNIFICANCE and the interval excludes zero."""
+    p = test["p_value"] if p_value is None else p_value
+    if p < SIGNIFICANCE and test["ci_low"] > 0:
+        return "better than"
+    if p < SIGNIFICANCE and test["ci_high"] < 0:
+        return "worse than"
+    return "not distinguishable from"
 
 
 # ----------------------------------------------------------------------------- trained models

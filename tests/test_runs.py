@@ -119,3 +119,13 @@ def test_paired_rows_print_every_test_alike():
     assert holm[("a", "b")]["p (Holm)"] == "0.500" and "p" not in holm[("a", "b")]
     with pytest.raises(ValueError, match="1 adjusted p-values for 2 tests"):
         R.paired_rows({"x": test, "y": test}, adjusted=[0.5])
+
+
+def test_verdict_needs_a_small_p_and_an_interval_clear_of_zero():
+    test = {"mean_difference": -0.0038, "ci_low": -0.0075, "ci_high": -0.0001, "p_value": 0.038}
+    assert R.verdict(test) == "not distinguishable from"  # interval below zero, p too large
+    assert R.verdict(test | {"p_value": 0.004}) == "worse than"
+    assert R.verdict(test, p_value=0.02) == "not distinguishable from"  # Holm's p decides
+    ahead = {"mean_difference": 0.0082, "ci_low": 0.0037, "ci_high": 0.0127, "p_value": 0.0001}
+    assert R.verdict(ahead) == "better than"
+    assert R.verdict(ahead | {"ci_low": -0.0001}) == "not distinguishable from"
