@@ -6,7 +6,9 @@ every item by the tied item embeddings. Two modes:
 
 - ``causal``: position i sees items <= i and predicts item i + 1 (SASRec-style);
 - ``bidirectional``: every position sees the whole sequence; some items are replaced by a
-  mask token and the model predicts them (BERT4Rec-style cloze task).
+  mask token and the model predicts them (BERT4Rec-style cloze task); the next item is read
+  out at a [MASK] appended to the history (``readout="mask"``) or at the last real item
+  (``"last"``, trained on it to predict the film that follows).
 
 With ``attention="sdpa"`` the two modes are SASRec and BERT4Rec; with ``"hydra"`` they are
 HydraRec; ``"linear"`` is linear attention (elu + 1). Padding (item 0) never enters any
@@ -28,6 +30,9 @@ from .shapes import merge_heads, split_heads
 MODES = ("causal", "bidirectional")
 POSITIONS = ("absolute", "none")  # learned right-aligned position embeddings, or none at all
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
+# Bidirectional mode: where the next item is read out. 'mask': at a [MASK] token appended to the
+# history (BERT4Rec); 'last': at the last real item, trained to predict the item that follows.
+READOUTS = ("mask", "last")
 # Attentions that can run one new film at a time from a per-user state (HydraRec.step):
 # Hydra keeps a running sum of d numbers per block, softmax a cache of every past key and value.
 RECURRENT = ("hydra", "hydra_decay")
@@ -56,6 +61,7 @@ class ModelConfig:
     mask_in_keys: bool = True  # bidirectional: [MASK] tokens enter the attention's key sums
     scale_embeddings: bool = False  # multiply item embeddings by sqrt(d) (SASRec's code)
     activation: str = "gelu"  # feed-forward non-linearity: 'gelu' | 'relu'
+    readout: str = "mask"  # bidirectional: 'mask' (appended [MASK]) | 'last' (last real item)
 
     def __post_init__(self) -> None:
         """Refuse shapes and choices that cannot work, with the reason."""
@@ -78,6 +84,13 @@ class ModelConfig:
         if self.activation not in ACTIVATIONS:
             raise ValueError(
                 f"activation must be one of {sorted(ACTIVATIONS)}: {self.activation!r}"
+            )
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
+        if self.readout != "mask" and self.mode != "bidirectional":
+            raise ValueError(
+                "readout applies to the bidirectional mode only (causal models "
+                "always read out at the last item)"
             )
         if self.conv < 0:
             raise ValueError(f"conv must be >= 0 (0 = no convolution), got {self.conv}")
@@ -132,6 +145,9 @@ MODELS: dict[str, tuple[str, dict]] = {
     "hydrarec_decay_bidirectional": (
         "HydraRec with forgetting (bidirectional)",
         dict(attention="hydra_decay", mode="bidirectional", mask_in_keys=False)),
+    "hydrarec_bidirectional_last": (
+        "HydraRec (bidirectional), read out at the last film",
+        dict(attention="hydra", mode="bidirectional", readout="last")),
 }  # fmt: skip
 
 
@@ -355,7 +371,7 @@ class HydraRec(nn.Module):
     @torch.no_grad()
     def score_next(self, seq: Tensor) -> Tensor:
         """Scores of every item as the *next* one after each (left-padded) input sequence."""
-        if self.cfg.mode == "bidirectional":  # append the mask token, keep the last max_len
+        if self.cfg.mode == "bidirectional" and self.cfg.readout == "mask":  # append [MASK]
             mask = torch.full_like(seq[:, :1], self.cfg.mask_token)
             seq = torch.cat([seq, mask], dim=1)[:, -self.cfg.max_len :]
         return self.scores(self(seq)[:, -1])

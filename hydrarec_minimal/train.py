@@ -175,6 +175,22 @@ def cloze_batch(
     return inputs, targets
 
 
+def cloze_next_batch(
+    seqs: torch.Tensor, mask_prob: float, mask_token: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The cloze task for a model read out at its last real item (``readout="last"``): the
+    history without its last film, some items replaced by [MASK] as in ``cloze_batch`` but
+    never the last position, whose target is the film that follows (0 where there is none)."""
+    history = torch.cat([torch.zeros_like(seqs[:, :1]), seqs[:, :-1]], dim=1)
+    real = history > 0
+    masked = (torch.rand(history.shape, generator=generator) < mask_prob) & real
+    masked[:, -1] = False
+    inputs = history.masked_fill(masked, mask_token)
+    targets = history.masked_fill(~masked, 0)
+    targets[:, -1] = torch.where(real[:, -1], seqs[:, -1], torch.zeros_like(seqs[:, -1]))
+    return inputs, targets
+
+
 def training_examples(cfg: TrainConfig, split: Split) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Causal: (inputs, next-item targets). Bidirectional: (histories, None); each batch's
     cloze masks are drawn as it is used."""
@@ -362,8 +378,9 @@ def run_epoch(cfg, model, opt, scaler, examples, epoch, run, progress, on_step, 
         if targets is not None:
             x, y = inputs[idx], targets[idx]
         else:
-            mask = getattr(model, "module", model).cfg.mask_token
-            x, y = cloze_batch(inputs[idx], cfg.mask_prob, mask, g)
+            core = getattr(model, "module", model).cfg
+            make = cloze_next_batch if core.readout == "last" else cloze_batch
+            x, y = make(inputs[idx], cfg.mask_prob, core.mask_token, g)
         share = (epoch * steps + step) / (cfg.epochs * steps)
         if cfg.time_budget_s:
             share = max(share, run.spent(cfg) / cfg.time_budget_s)

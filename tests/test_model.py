@@ -76,6 +76,19 @@ def test_bidirectional_scoring_appends_the_mask_token():
     torch.testing.assert_close(m.score_next(seq), expected)
 
 
+def test_bidirectional_readout_at_the_last_item_appends_nothing():
+    m = model("hydra", "bidirectional", readout="last")
+    seq = torch.tensor([[4, 5, 6]])
+    torch.testing.assert_close(m.score_next(seq), m.scores(m(seq)[:, -1]))
+
+
+def test_readout_is_checked():
+    with pytest.raises(ValueError, match="readout must be one of"):
+        model("hydra", "bidirectional", readout="first")
+    with pytest.raises(ValueError, match="bidirectional mode only"):
+        model("hydra", "causal", readout="last")
+
+
 def test_output_embeddings_are_tied_to_the_input_ones():
     m = model()
     assert m.item_weights().data_ptr() == m.items.weight.data_ptr()

@@ -261,6 +261,28 @@ def test_cloze_masks_real_items_only_and_at_least_one():
         assert (y[y > 0] == seqs[y > 0]).all()
 
 
+def test_cloze_for_the_last_item_readout_asks_for_the_next_film():
+    g = torch.Generator().manual_seed(0)
+    seqs = torch.tensor([[0, 0, 5, 6, 7], [1, 2, 3, 4, 5], [0, 0, 0, 0, 9]])
+    for _ in range(20):
+        x, y = T.cloze_next_batch(seqs, 0.5, 99, g)
+        history = torch.cat([torch.zeros_like(seqs[:, :1]), seqs[:, :-1]], 1)
+        assert (x[:, -1] == history[:, -1]).all()  # the last real item is never masked
+        assert y[:, -1].tolist() == [7, 5, 0]  # ... and predicts the film after it
+        assert not (x == seqs[:, -1:]).any()  # the film to predict is not in the input
+        inner = y[:, :-1]
+        assert ((x[:, :-1] == 99) == (inner > 0)).all()
+        assert (inner[inner > 0] == history[:, :-1][inner > 0]).all()
+
+
+def test_the_last_item_readout_trains_and_scores():
+    cfg = small(mode="bidirectional", attention="hydra", readout="last", epochs=2)
+    res = T.train(cfg, data=synthetic(), progress=False)
+    assert res["config"]["readout"] == "last"
+    assert all(math.isfinite(r["loss"]) for r in res["history"])
+    assert 0 <= res["test"]["ndcg@10"] <= 1
+
+
 def test_unknown_device_is_a_clear_error():
     with pytest.raises(ValueError, match="device"):
         T.train(small(device="tpu"), data=synthetic(), progress=False)
