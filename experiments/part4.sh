@@ -5,7 +5,7 @@
 # the chapter's table reports with three seeds; STAGE=order: shuffled histories.
 source "$(dirname "$0")/lib.sh"
 case ${STAGE:-1} in
-  1) NAMES=${NAMES:-hydrarec_decay hydrarec_decay_positions hydrarec_decay_conv hydrarec_decay_fixed sasrec_no_positions hydrarec_bidirectional_nomask hydrarec_decay_bidirectional hydra_decay_sdpa}
+  1) NAMES=${NAMES:-hydrarec_decay hydrarec_decay_positions hydrarec_decay_conv hydrarec_decay_fixed sasrec_no_positions hydrarec_bidirectional_nomask hydrarec_decay_bidirectional hydra_decay_sdpa hydrarec_bidirectional_last}
      SEEDS=0 ;;
   2) NAMES=${NAMES:-hydrarec_decay hydrarec_decay_bidirectional}
      SEEDS="1 2" ;;
