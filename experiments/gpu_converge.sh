@@ -2,8 +2,8 @@
 # The main table and Part IV's model at convergence on a GPU (--recipe gpu-converge: the book's
 # settings, trained until validation NDCG@10 stops rising for 8 evaluations, every 2 epochs),
 # every run side by side as its own process with one CPU thread, on the corrected ML-1M.
-# Also SASRec with SASRec+'s published settings (the sasrec-plus recipe's values) to early
-# stopping: the harness check against SASRec+'s 0.1821 at convergence.
+# Also SASRec with SASRec+'s published settings to early stopping (--recipe
+# sasrec-plus-converge): the harness check against SASRec+'s 0.1821 at convergence.
 # Usage on a CUDA machine: OUT=dir HYDRAREC_DATA=... bash experiments/gpu_converge.sh [limit_s]
 # Each run's epochs go to $OUT/logs/NAME_sSEED.jsonl (--epoch-log) and, when it ends, its
 # metrics.json to $OUT/logs/NAME_sSEED.json; $OUT/converge.tgz is refreshed every 20 s, so a
@@ -22,16 +22,14 @@ for NAME in sasrec hydrarec_decay hydrarec_causal linear_causal bert4rec \
   for SEED in 0 1 2; do DEFAULT="$DEFAULT $NAME:$SEED"; done
 done
 DEFAULT="$DEFAULT hydrarec_bidirectional:0 sasrec_plus:0"
-# SASRec+'s settings, as the sasrec-plus recipe holds them (train.RECIPES), to early stopping
-PLUS="--model sasrec --lr 1e-3 --dropout 0.1 --init-std 0.02 --scale-embeddings
-      --activation relu --precision fp32"
 nvidia-smi --query-gpu=name,memory.total --format=csv > "$OUT/logs/gpu.txt" 2>&1
 for RUN in ${RUNS:-$DEFAULT}; do
   IFS=: read -r NAME SEED <<< "$RUN"
-  if [ "$NAME" = sasrec_plus ]; then ARGS=$PLUS; else ARGS="--model $NAME"; fi
+  ARGS="--recipe gpu-converge --model $NAME"  # SASRec+'s settings: train.RECIPES
+  [ "$NAME" = sasrec_plus ] && ARGS="--recipe sasrec-plus-converge --model sasrec"
   TAG=${NAME}_s$SEED
   # shellcheck disable=SC2086
-  ( $PY -m hydrarec_minimal.train --recipe gpu-converge $ARGS --seed "$SEED" ${EXTRA:-} \
+  ( $PY -m hydrarec_minimal.train $ARGS --seed "$SEED" ${EXTRA:-} \
       --quiet --epoch-log "$OUT/logs/$TAG.jsonl" --out "runs/converge/$TAG" \
       > "$OUT/logs/$TAG.out" 2>&1 \
     && cp "runs/converge/$TAG/metrics.json" "$OUT/logs/$TAG.json" ) &

@@ -135,16 +135,18 @@ _CPU15 = dict(
     threads=2,
     test_every_epoch=True,
 )
+_GPU_CONVERGE = dict(epochs=400, eval_every=2, patience=8, device="cuda", threads=1,
+                     test_every_epoch=True)
+# SASRec+'s published hyperparameters (Klenitskiy & Vasilev 2023, their configs): embeddings
+# N(0, 0.02) times sqrt(d), dropout 0.1, ReLU, lr 1e-3, float32
+_SASREC_PLUS = dict(attention="sdpa", lr=1e-3, dropout=0.1, init_std=0.02,
+                    scale_embeddings=True, activation="relu", precision="fp32")
 RECIPES: dict[str, dict] = {
     "cpu15": _BOOK | _CPU15,
     "cpu45": _BOOK | _CPU15 | dict(patience=10, time_budget_s=2700.0),
-    "gpu-converge": _BOOK | dict(epochs=400, eval_every=2, patience=8, device="cuda", threads=1,
-                                 test_every_epoch=True),
-    # SASRec+'s published hyperparameters (Klenitskiy & Vasilev 2023, their configs) on the
-    # cpu15 budget: embeddings N(0, 0.02) times sqrt(d), dropout 0.1, ReLU, lr 1e-3, float32
-    "sasrec-plus": _BOOK | _CPU15 | dict(attention="sdpa", lr=1e-3, dropout=0.1, init_std=0.02,
-                                         scale_embeddings=True, activation="relu",
-                                         precision="fp32"),
+    "gpu-converge": _BOOK | _GPU_CONVERGE,
+    "sasrec-plus": _BOOK | _CPU15 | _SASREC_PLUS,  # on the cpu15 budget
+    "sasrec-plus-converge": _BOOK | _GPU_CONVERGE | _SASREC_PLUS,  # to early stopping
 }  # fmt: skip
 
 

@@ -302,3 +302,14 @@ def test_auto_precision_is_recorded_as_what_ran(monkeypatch):
     assert res["config"]["precision"] == "fp32"
     resolved = T.TrainConfig.from_recipe("cpu15", precision="fp32")  # the recipe says auto
     assert T.cli_args(resolved) == ["--recipe", "cpu15", "--precision", "fp32"]
+
+
+def test_the_sasrec_plus_recipe_to_convergence_is_what_the_stored_run_used():
+    """results/converge/sasrec_plus_s0.json ran gpu-converge with SASRec+'s settings as flags;
+    the named recipe must give the same settings."""
+    stored = runs.read(runs.stored("results", "converge", "sasrec_plus_s0.json"))["config"]
+    cfg = T.TrainConfig.from_recipe("sasrec-plus-converge", "sasrec").record()
+    differ = {k: (v, stored[k]) for k, v in cfg.items() if k in stored and stored[k] != v}
+    assert differ == {"recipe": ("sasrec-plus-converge", "gpu-converge")}
+    plus = T.RECIPES["sasrec-plus"]
+    assert all(cfg[k] == plus[k] for k in ("lr", "dropout", "init_std", "activation"))
