@@ -123,7 +123,8 @@ class TrainConfig(ModelConfig):
 # instead of re-typing flags. "cpu15" is Part III's harness: 15 minutes of CPU time per thread
 # on 2 threads, the model kept at its best validation epoch, test scores recorded every epoch
 # for the curves (never to choose); bfloat16 where the processor runs it fast, else float32.
-# "gpu-converge" trains the same model to early stopping.
+# "gpu-converge" trains the same model to early stopping; "gpu-sweep" trains it for a fixed
+# 60 epochs, validating after each (the appendix's recipe search reads them at any epoch).
 _BOOK = dict(
     max_len=200, d=64, layers=2, dropout=0.2, loss="ce", lr=2e-3, batch_size=128, precision="auto"
 )
@@ -145,6 +146,7 @@ RECIPES: dict[str, dict] = {
     "cpu15": _BOOK | _CPU15,
     "cpu45": _BOOK | _CPU15 | dict(patience=10, time_budget_s=2700.0),
     "gpu-converge": _BOOK | _GPU_CONVERGE,
+    "gpu-sweep": _BOOK | _GPU_CONVERGE | dict(epochs=60, eval_every=1, patience=60),
     "sasrec-plus": _BOOK | _CPU15 | _SASREC_PLUS,  # on the cpu15 budget
     "sasrec-plus-converge": _BOOK | _GPU_CONVERGE | _SASREC_PLUS,  # to early stopping
 }  # fmt: skip
