@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Everything the book measures on a GPU, in one script (ran once on an H200, 2026-11-27, on the earlier tie order of ML-1M; results committed
-# under benchmarks/gpu/ and results/long/). Usage:
+# The book's GPU benchmarks in one script (ran once on an H200, 2026-11-27). Stages 1 and 2
+# are stored under benchmarks/gpu/. Stage 3's training runs were on the earlier tie order of
+# ML-1M; no chapter read them and they are no longer stored (git history). Usage:
 #   HYDRAREC_DATA=folder-with-ml-1m bash experiments/gpu_benchmarks.sh OUT_DIR
 # 1. attention sweep (chapters 2 and 4); 2. training-step breakdown (chapter 8);
 # 3. long-history training, max length 50..2000, SASRec (sdpa) vs HydraRec (chapter 8).

@@ -11,4 +11,4 @@ STAGE=order bash part4.sh
 bash long_runs.sh
 bash losses.sh
 bash loss_probes.sh
-# Not here: gpu_sweep.sh, gpu_benchmarks.sh and gpu_long_runs.sh need a CUDA GPU.
+# Not here: gpu_converge.sh, gpu_sweep.sh and gpu_benchmarks.sh need a CUDA GPU.

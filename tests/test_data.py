@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import ML1M_FINGERPRINT
 
 from hydrarec_minimal import data as D
 
@@ -225,9 +226,6 @@ def test_real_movielens_counts(name, users, items, interactions, longest):
     assert min(min(s) for s in data.sequences) == 1 and max(max(s) for s in data.sequences) == items
     raw = D.load_movielens(name, min_item_count=1, home=real_home())
     assert raw.num_interactions == {"ml-1m": 1_000_209, "ml-100k": 100_000}[name]
-
-
-ML1M_FINGERPRINT = "1c0d25c60172984c1d8f3857a0ed12c24a63c674da021cde2c62816193ac8e10"
 
 
 def test_ml1m_fingerprint_is_the_canonical_order():

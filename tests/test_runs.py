@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from conftest import synthetic
+from conftest import ML1M_FINGERPRINT, synthetic
 
 from hydrarec_minimal import runs as R
 from hydrarec_minimal import train as T
@@ -24,6 +24,18 @@ def test_stored_outputs_fall_back_to_the_installed_copy(monkeypatch, tmp_path):
     monkeypatch.setattr(R, "CHECKOUT", tmp_path)  # as if installed from a wheel: no checkout
     path = R.stored("results", "main")
     assert path.parts[-4:] == ("hydrarec_minimal", "stored", "results", "main")
+
+
+def test_every_stored_ml1m_run_was_measured_on_the_corrected_order():
+    """Each stored result of ML-1M records the fingerprint of GroupLens's order, so no run on
+    the earlier copy (ties in another order) can slip back into a chapter's table."""
+    found = []
+    for path in sorted(R.stored("results").rglob("*.json")):
+        record = json.loads(path.read_text())
+        if record.get("config", {}).get("dataset") == "ml-1m":
+            found.append(path)
+            assert record.get("data", {}).get("fingerprint") == ML1M_FINGERPRINT, path
+    assert len(found) > 50
 
 
 def test_read_brings_old_keys_up_to_date_and_write_is_atomic(tmp_path):
