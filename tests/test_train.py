@@ -313,3 +313,13 @@ def test_the_sasrec_plus_recipe_to_convergence_is_what_the_stored_run_used():
     assert differ == {"recipe": ("sasrec-plus-converge", "gpu-converge")}
     plus = T.RECIPES["sasrec-plus"]
     assert all(cfg[k] == plus[k] for k in ("lr", "dropout", "init_std", "activation"))
+
+
+def test_the_stored_sweep_runs_follow_the_gpu_sweep_recipe():
+    """results/sweep_gpu ran --recipe gpu-sweep: its runs of the book's models differ from the
+    named recipe only in their seed and the precision 'auto' became on the GPU."""
+    for name, model in (("causal_base", "hydrarec_causal"), ("sasrec_base", "sasrec")):
+        stored = runs.read(runs.stored("results", "sweep_gpu", f"{name}_s1.json"))["config"]
+        cfg = T.TrainConfig.from_recipe("gpu-sweep", model, seed=1, precision="bf16").record()
+        assert {k: (v, stored[k]) for k, v in cfg.items() if stored.get(k, v) != v} == {}
+        assert stored["epochs"] == 60 and stored["eval_every"] == 1
