@@ -90,6 +90,19 @@ def test_paired_test_finds_a_real_difference_and_not_a_fake_one():
         M.paired_test(a, a[:10])
 
 
+def test_paired_test_draws_in_chunks_the_numbers_of_one_draw():
+    """Chunking saves memory (10,000 x 6,040 draws) and must not change a stored p-value."""
+    g = torch.Generator().manual_seed(3)
+    a, b = torch.rand(2500, generator=g), torch.rand(2500, generator=g)
+    d, g = (a - b).double(), torch.Generator().manual_seed(0)
+    boot = d[torch.randint(0, 2500, (2500, 2500), generator=g)].mean(1)
+    null = ((torch.randint(0, 2, (2500, 2500), generator=g) * 2 - 1) * d).mean(1)
+    got = M.paired_test(a, b, n=2500)
+    assert got["ci_low"] == torch.quantile(boot, 0.025).item()
+    assert got["ci_high"] == torch.quantile(boot, 0.975).item()
+    assert got["p_value"] == ((null.abs() >= d.mean().abs()).sum().item() + 1) / 2501
+
+
 def test_a_nan_score_for_the_target_is_refused_not_counted_as_a_hit():
     """A NaN target score used to rank -1: a hit with NDCG = inf."""
     scores = torch.tensor([[0.0, 0.5, float("nan"), 0.1]])
