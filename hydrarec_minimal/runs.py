@@ -167,6 +167,15 @@ def test_at(result: dict, budget: float, clock: str = "cpu_s") -> dict | None:
     return max(done, key=lambda r: r["valid"]["ndcg@10"])["test"]
 
 
+def first_epoch_above(history: Sequence[dict], level: float, after: int = 0) -> int | None:
+    """The first epoch after ``after`` whose validation NDCG@10 exceeds ``level``: when a run
+    left a baseline behind (``after`` skips an early spike). None if it never did."""
+    return next(
+        (h["epoch"] for h in history if h["epoch"] > after and h["valid"]["ndcg@10"] > level),
+        None,
+    )
+
+
 def median_epoch_seconds(runs: Iterable[dict], key: str = "train_s") -> float:
     """Median seconds per epoch ('train_s' or 'eval_s') over the epochs of ``runs``: the
     median, because an epoch during which a run was paused counts its pause."""

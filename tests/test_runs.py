@@ -141,3 +141,10 @@ def test_verdict_needs_a_small_p_and_an_interval_clear_of_zero():
     ahead = {"mean_difference": 0.0082, "ci_low": 0.0037, "ci_high": 0.0127, "p_value": 0.0001}
     assert R.verdict(ahead) == "better than"
     assert R.verdict(ahead | {"ci_low": -0.0001}) == "not distinguishable from"
+
+
+def test_first_epoch_above_skips_the_early_epochs_and_says_never():
+    history = [{"epoch": e, "valid": {"ndcg@10": v}} for e, v in enumerate([0.3, 0.1, 0.2, 0.4], 1)]
+    assert R.first_epoch_above(history, 0.15) == 1
+    assert R.first_epoch_above(history, 0.15, after=1) == 3
+    assert R.first_epoch_above(history, 0.5) is None
