@@ -191,13 +191,23 @@ def user_ndcg(runs: Sequence[dict], k: int = 10) -> torch.Tensor:
     return torch.stack([M.ndcg_per_user(torch.tensor(r["test_ranks"]), k) for r in runs]).mean(0)
 
 
-def compare(a: Sequence[dict], b: Sequence[dict], draws: int = 10_000, seed: int = 0) -> dict:
+def compare(
+    a: Sequence[dict],
+    b: Sequence[dict],
+    draws: int = 10_000,
+    seed: int = 0,
+    users: torch.Tensor | None = None,
+) -> dict:
     """Model a against model b on the same users (each user's NDCG@10 averaged over seeds):
-    the paired difference, its 95% bootstrap interval and a permutation p-value. The test
-    holds the trained models fixed; seed-to-seed spread is reported separately."""
+    the paired difference, its 95% bootstrap interval and a permutation p-value; ``users``
+    (a boolean mask) restricts it to a group. The test holds the trained models fixed;
+    seed-to-seed spread is reported separately."""
     if same_data(a) != same_data(b):
         raise ValueError("the two models were measured on different data")
-    result = M.paired_test(user_ndcg(a), user_ndcg(b), n=draws, seed=seed)
+    ndcg_a, ndcg_b = user_ndcg(a), user_ndcg(b)
+    if users is not None:
+        ndcg_a, ndcg_b = ndcg_a[users], ndcg_b[users]
+    result = M.paired_test(ndcg_a, ndcg_b, n=draws, seed=seed)
     return result | {"seeds": min(len(a), len(b)), "draws": draws}
 
 

@@ -116,6 +116,8 @@ def test_compare_pairs_users_and_averages_seeds():
     assert ndcg[1] == pytest.approx((1 + 1 / math.log2(3)) / 2)
     res = R.compare(better, worse, draws=2000)
     assert res["mean_difference"] > 0 and res["seeds"] == 1 and res["draws"] == 2000
+    last = R.compare(better, worse, draws=200, users=torch.tensor([False, False, False, True]))
+    assert last["mean_difference"] == 0.0  # the one user both models miss
     with pytest.raises(ValueError, match="different data"):
         R.compare(better, [{"test_ranks": [0, 0, 0, 0], "data": {"fingerprint": "y"}}])
 
