@@ -10,13 +10,16 @@ export PYTHONHASHSEED=0
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
 # run_once RESULT RUN_DIR ARGS...: train unless RESULT exists (resuming RUN_DIR's checkpoint
-# if an earlier attempt was cut off), then copy the run's metrics.json to RESULT.
+# if an earlier attempt was cut off), then copy the run's metrics.json to RESULT. Stored CPU
+# runs compute in float32 ($PRECISION): the recipes' 'auto' would pick bfloat16 on a processor
+# with bfloat16 units, and runs compared under one CPU-time budget must compute alike.
 run_once() {
   local result=$1 dir=$2
   shift 2
   [ -f "$result" ] && return 0
   mkdir -p "$(dirname "$result")"
-  "$PY" -m hydrarec_minimal.train "$@" --resume --quiet --out "$dir"
+  "$PY" -m hydrarec_minimal.train --precision "${PRECISION:-fp32}" "$@" --resume --quiet \
+    --out "$dir"
   cp "$dir/metrics.json" "$result"
 }
 

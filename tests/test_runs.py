@@ -38,6 +38,20 @@ def test_every_stored_ml1m_run_was_measured_on_the_corrected_order():
     assert len(found) > 50
 
 
+def test_stored_cpu_runs_all_computed_in_float32():
+    """A CPU table compares runs under one CPU-time budget, so they must compute alike. The
+    recipes' 'auto' precision picks bfloat16 on a processor with bfloat16 units; a run made
+    so is stored only under a name that says it (``*_bf16_*``), never beside float32 runs."""
+    found = []
+    for path in sorted(R.stored("results").rglob("*.json")):
+        record = json.loads(path.read_text())
+        on_cpu = record.get("environment", {}).get("device") == "cpu"
+        if on_cpu and "precision" in record.get("config", {}) and "_bf16_" not in path.name:
+            found.append(path)
+            assert record["config"]["precision"] == "fp32", path
+    assert len(found) > 40
+
+
 def test_read_brings_old_keys_up_to_date_and_write_is_atomic(tmp_path):
     path = R.write(tmp_path / "a" / "metrics.json", {"config": {"bf16": True, "seed": 0}})
     assert not list(path.parent.glob("*.tmp"))
